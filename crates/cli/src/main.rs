@@ -1,0 +1,114 @@
+//! `kafka-lab`: runs a scenario file through the engine.
+//!
+//! * `kafka-lab run FILE` prints the run report as JSON (exit 0); a bad file prints the error
+//!   on stderr, naming the key, and exits 2.
+//! * `kafka-lab run FILE --trace` prints the readable trace, one line per event.
+//! * `kafka-lab check FILE` runs it and exits 1, naming each failed `[[expect]]`.
+//! * `kafka-lab bench [RECORDS]` prints simulated events per second on the standard workload.
+
+use std::process::ExitCode;
+
+const USAGE: &str =
+    "usage: kafka-lab run FILE [--trace] | kafka-lab check FILE | kafka-lab bench [RECORDS]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("run") | Some("check") => {
+            let check = args[0] == "check";
+            let trace = args.iter().skip(1).any(|a| a == "--trace");
+            let Some(file) = args.iter().skip(1).find(|a| !a.starts_with("--")) else {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            };
+            if let Some(bad) = args
+                .iter()
+                .skip(1)
+                .find(|a| a.starts_with("--") && *a != "--trace")
+            {
+                eprintln!("kafka-lab: unknown option {bad}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            let text = match std::fs::read_to_string(file) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("kafka-lab: cannot read {file}: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let max: Option<u64> = std::env::var("KAFKA_LAB_MAX_EVENTS")
+                .ok()
+                .and_then(|v| v.parse().ok());
+            let result = match max {
+                Some(m) => klab::run_bounded(&text, trace, m),
+                None => klab::run(&text, trace),
+            };
+            match result {
+                Err(klab::RunError::Scenario(e)) => {
+                    eprintln!("{file}: {e}");
+                    ExitCode::from(2)
+                }
+                Err(klab::RunError::Sim(e)) => {
+                    eprintln!("{file}: {e}");
+                    ExitCode::from(2)
+                }
+                Ok((sim, report)) => {
+                    if check {
+                        let failed = report.check(&sim);
+                        if failed.is_empty() {
+                            println!("{file}: {} expectation(s) hold", sim.sc.expects.len());
+                            ExitCode::SUCCESS
+                        } else {
+                            for f in &failed {
+                                println!("{file}: {f}");
+                            }
+                            ExitCode::from(1)
+                        }
+                    } else if trace {
+                        for line in sim.trace.as_deref().unwrap_or(&[]) {
+                            println!("{line}");
+                        }
+                        ExitCode::SUCCESS
+                    } else {
+                        println!("{}", report.to_json());
+                        ExitCode::SUCCESS
+                    }
+                }
+            }
+        }
+        Some("bench") => {
+            let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+            let text = klab::bench::workload(n);
+            let start = std::time::Instant::now();
+            match klab::run(&text, false) {
+                Ok((sim, report)) => {
+                    let secs = start.elapsed().as_secs_f64();
+                    let fates = klab::bench::fate_counts(&report);
+                    println!("native: {} records, {} events in {:.3} s = {:.2} M events/s; simulated {} ms; fates {}", n, sim.events, secs, sim.events as f64 / secs / 1e6, report.end_ms, fates);
+                    if let Some(kb) = peak_rss_kb() {
+                        println!("native: peak memory (VmHWM) {:.1} MiB", kb as f64 / 1024.0);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("bench failed: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn peak_rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}

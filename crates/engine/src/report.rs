@@ -1,0 +1,372 @@
+//! The run report (format 1, "The run report (JSON)") and the fate of every record, computed
+//! exactly as `scenario-format.md` defines it.
+
+use crate::scenario::{Expect, PartitionExpect};
+use crate::sim::{fmt_time, marker_name, RecStatus, Sim, MS};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct RecordReport {
+    pub id: String,
+    pub topic: String,
+    pub partition: u32,
+    pub producer: String,
+    pub copies: u32,
+    pub transaction: Option<String>,
+    pub processed: u32,
+    pub sink_rows: u32,
+    pub outputs: u32,
+    pub fate: String,
+    pub why: Vec<String>,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaReport {
+    pub broker: String,
+    pub alive: bool,
+    pub leader_epoch: i32,
+    pub log: Vec<String>,
+    pub log_end_offset: u64,
+    pub high_watermark: u64,
+    pub last_stable_offset: u64,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct PartitionReport {
+    pub topic: String,
+    pub partition: u32,
+    pub leader: Option<String>,
+    pub leader_epoch: i32,
+    pub isr: Vec<String>,
+    pub replicas: Vec<ReplicaReport>,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct ErrorReport {
+    pub at_ms: u64,
+    pub client: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    pub error: String,
+    pub retried: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub raised: bool,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub format: u32,
+    pub title: String,
+    pub kafka: String,
+    pub seed: u64,
+    pub end_ms: String,
+    pub stop: String,
+    pub events: u64,
+    pub notes: Vec<String>,
+    pub records: Vec<RecordReport>,
+    pub partitions: Vec<PartitionReport>,
+    pub errors: Vec<ErrorReport>,
+}
+
+impl Report {
+    pub fn build(sim: &Sim) -> Report {
+        let sc = &sim.sc;
+        // Per partition: the final log below its HW, the leader's log above it.
+        let mut copies: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut first_offset: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut above_hw: BTreeMap<u32, bool> = BTreeMap::new();
+        for p in 0..sim.parts.len() {
+            let (_, log) = sim.final_log(p);
+            for (off, e) in log.entries.iter().enumerate() {
+                let Some(r) = e.rec else { continue };
+                if (off as u64) < log.hw {
+                    *copies.entry(r).or_default() += 1;
+                    first_offset.entry(r).or_insert(off as u64);
+                } else if sim.ctrl.parts[p].leader.is_some() {
+                    above_hw.insert(r, true);
+                }
+            }
+        }
+        let mut records = Vec::new();
+        // `reordered`: a record given to the same producer later has its first committed copy
+        // at a lower offset in the same partition.
+        let mut reordered = BTreeMap::new();
+        {
+            let mut by_part: BTreeMap<(usize, usize), Vec<(u64, u64, u32)>> = BTreeMap::new();
+            for (i, r) in sim.recs.iter().enumerate() {
+                if let (Some(&off), Some(order)) = (first_offset.get(&(i as u32)), r.send_order) {
+                    by_part
+                        .entry((r.part, r.producer))
+                        .or_default()
+                        .push((off, order, i as u32));
+                }
+            }
+            for v in by_part.values_mut() {
+                v.sort();
+                let mut max_order = 0;
+                for &(_, order, r) in v.iter() {
+                    if order < max_order {
+                        reordered.insert(r, true);
+                    }
+                    max_order = max_order.max(order);
+                }
+            }
+        }
+        for (i, r) in sim.recs.iter().enumerate() {
+            let id = i as u32;
+            let part = &sim.parts[r.part];
+            let pr = &sim.producers[r.producer];
+            let c = copies.get(&id).copied().unwrap_or(0);
+            let producer = match &r.status {
+                RecStatus::NotSent => "not-sent".to_string(),
+                RecStatus::InFlight => "in-flight".to_string(),
+                RecStatus::Acked(_) => "acked".to_string(),
+                RecStatus::Failed(e) => e.to_string(),
+                RecStatus::NoAnswer => "no-answer".to_string(),
+            };
+            let effect = c;
+            let still_sending = (r.status == RecStatus::InFlight && pr.alive)
+                || (r.status == RecStatus::NotSent && pr.crashed);
+            let fate =
+                if still_sending || above_hw.get(&id).copied().unwrap_or(false) && effect == 0 {
+                    "pending"
+                } else if effect > 1 {
+                    "duplicated"
+                } else if effect == 0
+                    && (matches!(r.status, RecStatus::Failed(_)) || r.status == RecStatus::NotSent)
+                {
+                    "rejected"
+                } else if effect == 0 {
+                    "lost"
+                } else if reordered.contains_key(&id) {
+                    "reordered"
+                } else {
+                    "committed"
+                };
+            let mut why = r.why.clone();
+            if r.why_dropped > 0 {
+                why.insert(
+                    crate::sim::WHY_MAX / 2,
+                    format!("… {} more step(s) …", r.why_dropped),
+                );
+            }
+            why.push(fate_sentence(fate, effect, &producer));
+            records.push(RecordReport {
+                id: r.id.clone(),
+                topic: sc.topics[part.topic].name.clone(),
+                partition: part.index,
+                producer,
+                copies: c,
+                transaction: None,
+                processed: 0,
+                sink_rows: 0,
+                outputs: 0,
+                fate: fate.to_string(),
+                why,
+            });
+        }
+        let partitions = (0..sim.parts.len())
+            .map(|p| {
+                let info = &sim.parts[p];
+                let st = &sim.ctrl.parts[p];
+                PartitionReport {
+                    topic: sc.topics[info.topic].name.clone(),
+                    partition: info.index,
+                    leader: st.leader.map(Sim::bname),
+                    leader_epoch: st.epoch,
+                    isr: st.isr.iter().map(|&b| Sim::bname(b)).collect(),
+                    replicas: info
+                        .replicas
+                        .iter()
+                        .map(|&b| {
+                            let br = &sim.brokers[b];
+                            let log = &br.logs[&p];
+                            ReplicaReport {
+                                broker: Sim::bname(b),
+                                alive: br.alive,
+                                leader_epoch: br.meta[p]
+                                    .as_ref()
+                                    .map(|m| m.epoch)
+                                    .or(log.latest_epoch())
+                                    .unwrap_or(0),
+                                log: log
+                                    .entries
+                                    .iter()
+                                    .map(|e| {
+                                        e.rec
+                                            .map(|r| sim.recs[r as usize].id.clone())
+                                            .unwrap_or_else(|| {
+                                                e.control
+                                                    .map(marker_name)
+                                                    .unwrap_or("?")
+                                                    .to_string()
+                                            })
+                                    })
+                                    .collect(),
+                                log_end_offset: log.leo(),
+                                high_watermark: log.hw,
+                                last_stable_offset: log.hw,
+                            }
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let errors = sim
+            .errors
+            .iter()
+            .map(|e| ErrorReport {
+                at_ms: e.at / MS,
+                client: e.client.clone(),
+                record: e.record.clone(),
+                error: e.error.clone(),
+                retried: e.retried,
+                raised: e.raised,
+            })
+            .collect();
+        Report {
+            format: 1,
+            title: sc.title.clone(),
+            kafka: sc.version.name().to_string(),
+            seed: sc.seed,
+            end_ms: fmt_time(sim.now),
+            stop: sim.stop_reason.clone(),
+            events: sim.events,
+            notes: sim.notes.clone(),
+            records,
+            partitions,
+            errors,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// Checks `[[expect]]` entries. Returns one sentence per failed expectation.
+    pub fn check(&self, sim: &Sim) -> Vec<String> {
+        let mut failed = Vec::new();
+        for (i, ex) in sim.sc.expects.iter().enumerate() {
+            match ex {
+                Expect::Fate {
+                    record,
+                    consumer: _,
+                    fate,
+                } => {
+                    let got = self
+                        .records
+                        .iter()
+                        .find(|r| &r.id == record)
+                        .map(|r| r.fate.as_str())
+                        .unwrap_or("(no such record)");
+                    if got != fate {
+                        failed.push(format!(
+                            "expect[{i}]: record {record} should be {fate}, but it is {got}"
+                        ));
+                    }
+                }
+                Expect::Partition {
+                    topic,
+                    partition,
+                    field,
+                } => {
+                    let pr = self.partitions.iter().find(|p| {
+                        p.topic == sim.sc.topics[*topic].name && p.partition == *partition
+                    });
+                    let Some(pr) = pr else { continue };
+                    let pname = format!("{}/{}", pr.topic, pr.partition);
+                    let p = sim
+                        .parts
+                        .iter()
+                        .position(|x| x.topic == *topic && x.index == *partition)
+                        .unwrap_or(0);
+                    let (_, log) = sim.final_log(p);
+                    match field {
+                        PartitionExpect::Leader(l) => {
+                            if &pr.leader != l {
+                                failed.push(format!(
+                                    "expect[{i}]: {pname} leader should be {}, but it is {}",
+                                    l.as_deref().unwrap_or("none"),
+                                    pr.leader.as_deref().unwrap_or("none")
+                                ));
+                            }
+                        }
+                        PartitionExpect::Isr(isr) => {
+                            let mut a = isr.clone();
+                            a.sort();
+                            let mut b = pr.isr.clone();
+                            b.sort();
+                            if a != b {
+                                failed.push(format!(
+                                    "expect[{i}]: {pname} ISR should be [{}], but it is [{}]",
+                                    isr.join(", "),
+                                    pr.isr.join(", ")
+                                ));
+                            }
+                        }
+                        PartitionExpect::HighWatermark(hw) => {
+                            if log.hw != *hw {
+                                failed.push(format!("expect[{i}]: {pname} high watermark should be {hw}, but it is {}", log.hw));
+                            }
+                        }
+                        PartitionExpect::LastStableOffset(lso) => {
+                            if log.hw != *lso {
+                                failed.push(format!("expect[{i}]: {pname} last stable offset should be {lso}, but it is {}", log.hw));
+                            }
+                        }
+                        PartitionExpect::Log(want) => {
+                            let got: Vec<String> = log.entries[..log.hw as usize]
+                                .iter()
+                                .map(|e| {
+                                    e.rec
+                                        .map(|r| sim.recs[r as usize].id.clone())
+                                        .unwrap_or_else(|| {
+                                            e.control.map(marker_name).unwrap_or("?").to_string()
+                                        })
+                                })
+                                .collect();
+                            if &got != want {
+                                failed.push(format!(
+                                    "expect[{i}]: {pname} log should be [{}], but it is [{}]",
+                                    want.join(", "),
+                                    got.join(", ")
+                                ));
+                            }
+                        }
+                    }
+                }
+                Expect::Error { error } => {
+                    if !self.errors.iter().any(|e| &e.error == error) {
+                        failed.push(format!(
+                            "expect[{i}]: some client should have received {error}, but none did"
+                        ));
+                    }
+                }
+            }
+        }
+        failed
+    }
+}
+
+/// The last line of every why-chain: the fate, in a sentence a learner can read.
+fn fate_sentence(fate: &str, effect: u32, producer: &str) -> String {
+    match fate {
+        "pending" => "fate: pending — Kafka has not finished with it yet".into(),
+        "duplicated" => format!(
+            "fate: duplicated — {effect} copies are below the high watermark of the final log"
+        ),
+        "rejected" => {
+            format!("fate: rejected — no copy survived and the producer reported {producer}")
+        }
+        "lost" => {
+            if producer == "acked" {
+                "fate: lost — the producer was told it was written, yet no copy is below the high watermark of the final log".into()
+            } else {
+                "fate: lost — no copy is below the high watermark of the final log".into()
+            }
+        }
+        "reordered" => "fate: reordered — a record sent after it sits at a lower offset".into(),
+        _ => "fate: committed — exactly one copy below the high watermark of the final log".into(),
+    }
+}

@@ -1,0 +1,3962 @@
+//! The discrete-event simulation: brokers, the KRaft controller, producers and the
+//! application, all driven from one queue ordered by (time, sequence).
+//!
+//! Sans-IO: nothing here reads a clock, a file or the network. Time is a number of simulated
+//! microseconds, randomness comes from one ChaCha8 stream seeded by the scenario, and every
+//! collection that is iterated is ordered (`BTreeMap`, `Vec`). Rule tags such as R-E3 refer to
+//! `kafka-rules.md` and are listed with their Kafka sources in `docs/fidelity.md`.
+
+use crate::log::{Control, Entry, Log, RecId, Time};
+use crate::scenario::{
+    partition_for_key, Action, Fault, Hook, ProducerCfg, Scenario, Version, When,
+};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt::Write as _;
+
+/// Microseconds per simulated millisecond.
+pub const MS: Time = 1000;
+/// Largest number of entries a replica fetch returns (about `replica.fetch.max.bytes` of
+/// 100-byte records); the response always ends on a batch boundary.
+const FETCH_MAX_ENTRIES: usize = 10_000;
+/// Why-chains keep this many lines per record (the first ones and the last ones).
+pub const WHY_MAX: usize = 48;
+/// A run without `until_ms` stops here at the latest, simulated.
+pub const DEFAULT_HORIZON_MS: u64 = 3_600_000;
+/// Hard bound on the events of one run: the loop can never spin forever.
+pub const DEFAULT_MAX_EVENTS: u64 = 50_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Node {
+    Broker(usize),
+    Controller,
+    /// A producer instance: (producer index, instance number).
+    Producer(usize, u32),
+}
+
+/// Kafka error codes the engine produces, with the client exception each maps to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KErr {
+    NotLeaderOrFollower,
+    NotEnoughReplicas,
+    NotEnoughReplicasAfterAppend,
+    RequestTimedOut,
+    Network,
+    OutOfOrderSequence,
+    InvalidProducerEpoch,
+    MessageTooLarge,
+    FencedLeaderEpoch,
+    UnknownLeaderEpoch,
+    InvalidUpdateVersion,
+}
+
+impl KErr {
+    pub fn exception(self) -> &'static str {
+        match self {
+            KErr::NotLeaderOrFollower => "NotLeaderOrFollowerException",
+            KErr::NotEnoughReplicas => "NotEnoughReplicasException",
+            KErr::NotEnoughReplicasAfterAppend => "NotEnoughReplicasAfterAppendException",
+            KErr::RequestTimedOut => "TimeoutException",
+            KErr::Network => "NetworkException",
+            KErr::OutOfOrderSequence => "OutOfOrderSequenceException",
+            KErr::InvalidProducerEpoch => "InvalidProducerEpochException",
+            KErr::MessageTooLarge => "RecordTooLargeException",
+            KErr::FencedLeaderEpoch => "FencedLeaderEpochException",
+            KErr::UnknownLeaderEpoch => "UnknownLeaderEpochException",
+            KErr::InvalidUpdateVersion => "InvalidUpdateVersionException",
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            KErr::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            KErr::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            KErr::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            KErr::RequestTimedOut => "REQUEST_TIMED_OUT",
+            KErr::Network => "NETWORK_EXCEPTION",
+            KErr::OutOfOrderSequence => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            KErr::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
+            KErr::MessageTooLarge => "MESSAGE_TOO_LARGE",
+            KErr::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            KErr::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            KErr::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+        }
+    }
+    /// Retriable errors extend `RetriableException` in the client (R-B3).
+    pub fn retriable(self) -> bool {
+        !matches!(self, KErr::InvalidProducerEpoch | KErr::MessageTooLarge)
+    }
+    /// Errors after which the producer refreshes metadata (`InvalidMetadataException`s and
+    /// disconnects).
+    fn needs_metadata(self) -> bool {
+        matches!(
+            self,
+            KErr::NotLeaderOrFollower
+                | KErr::Network
+                | KErr::RequestTimedOut
+                | KErr::FencedLeaderEpoch
+                | KErr::UnknownLeaderEpoch
+        )
+    }
+}
+
+/// The controller's (and, once propagated, a broker's) view of one partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartState {
+    pub leader: Option<usize>,
+    pub epoch: i32,
+    /// In assignment order.
+    pub isr: Vec<usize>,
+    /// Partition epoch: bumped on every change (KRaft `partitionEpoch`).
+    pub pepoch: i32,
+}
+
+#[derive(Clone, Debug)]
+pub struct FetchData {
+    pub entries: Vec<Entry>,
+    pub hw: u64,
+    pub leader_leo: u64,
+    /// KIP-320 diverging epoch: (epoch, end offset) when the follower's log diverges.
+    pub diverging: Option<(i32, u64)>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Body {
+    Produce {
+        req: u64,
+        part: usize,
+        batch: Vec<Entry>,
+        bytes: u64,
+        acks: i8,
+        timeout: Time,
+    },
+    ProduceResp {
+        req: u64,
+        part: usize,
+        res: Result<u64, KErr>,
+    },
+    Fetch {
+        part: usize,
+        offset: u64,
+        last_epoch: Option<i32>,
+        cur_epoch: i32,
+        fid: u64,
+    },
+    FetchResp {
+        part: usize,
+        fid: u64,
+        res: Result<FetchData, KErr>,
+    },
+    Heartbeat {
+        inc: u32,
+    },
+    Meta {
+        parts: Vec<(usize, PartState)>,
+    },
+    AlterIsr {
+        part: usize,
+        leader_epoch: i32,
+        pepoch: i32,
+        isr: Vec<usize>,
+    },
+    AlterIsrResp {
+        part: usize,
+        res: Result<PartState, KErr>,
+    },
+    InitPid {
+        req: u64,
+        bump: Option<(i64, i16)>,
+    },
+    InitPidResp {
+        req: u64,
+        pid: i64,
+        epoch: i16,
+    },
+    MetaReq {
+        req: u64,
+    },
+    MetaResp {
+        req: u64,
+        leaders: Vec<Option<usize>>,
+    },
+    /// The sender of this learns that its connection to `broker` broke (a crashed process
+    /// resets its sockets); everything it had in flight there is lost.
+    Disconnect {
+        broker: usize,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Msg {
+    pub from: Node,
+    pub to: Node,
+    pub body: Body,
+    /// Set by a wire fault on the request: what happens to the reply.
+    pub drop_reply: bool,
+    pub delay_reply: Time,
+}
+
+#[derive(Clone, Debug)]
+enum Ev {
+    Deliver(Msg),
+    Heartbeat {
+        b: usize,
+        inc: u32,
+    },
+    IsrCheck {
+        b: usize,
+        inc: u32,
+    },
+    FetchRetry {
+        b: usize,
+        inc: u32,
+        part: usize,
+    },
+    FetchTimeout {
+        b: usize,
+        inc: u32,
+        part: usize,
+        fid: u64,
+    },
+    FetchWaitExpire {
+        b: usize,
+        inc: u32,
+        part: usize,
+        fid: u64,
+    },
+    ProduceExpire {
+        b: usize,
+        inc: u32,
+        part: usize,
+        req: u64,
+    },
+    SlowEnd {
+        b: usize,
+    },
+    WakeFetches {
+        b: usize,
+        inc: u32,
+        part: usize,
+    },
+    FenceCheck {
+        b: usize,
+        seq: u64,
+    },
+    Rebalance,
+    ProducerWake {
+        p: usize,
+        inst: u32,
+    },
+    AppStep {
+        table: usize,
+    },
+    Fault {
+        idx: usize,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct FState {
+    leo: Option<u64>,
+    last_caught_up: Time,
+    last_fetch_time: Time,
+    last_fetch_leader_leo: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Delayed {
+    req: u64,
+    to: Node,
+    required: u64,
+    base: u64,
+    recs: Vec<RecId>,
+    drop_reply: bool,
+    delay_reply: Time,
+}
+
+#[derive(Clone, Debug)]
+struct Parked {
+    from: usize,
+    fid: u64,
+    offset: u64,
+}
+
+#[derive(Clone, Debug)]
+struct LeaderState {
+    epoch: i32,
+    epoch_start: u64,
+    isr: Vec<usize>,
+    pepoch: i32,
+    pending_isr: Option<(Vec<usize>, Time)>,
+    followers: BTreeMap<usize, FState>,
+    delayed: Vec<Delayed>,
+    parked: Vec<Parked>,
+}
+
+#[derive(Clone, Debug)]
+struct FollowState {
+    leader: usize,
+    epoch: i32,
+    outstanding: Option<u64>,
+    /// Set once a fetch in this epoch succeeded without divergence: from then on the log is a
+    /// prefix of the leader's (checked as an invariant).
+    caught_into_epoch: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Broker {
+    pub alive: bool,
+    silent: bool,
+    pub isolated: bool,
+    pub isolated_from_clients: bool,
+    pub inc: u32,
+    pub slow_until: Time,
+    pub logs: BTreeMap<usize, Log>,
+    pub meta: Vec<Option<PartState>>,
+    leading: BTreeMap<usize, LeaderState>,
+    following: BTreeMap<usize, FollowState>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Controller {
+    pub parts: Vec<PartState>,
+    pub fenced: Vec<bool>,
+    last_hb: Vec<Time>,
+    hb_seq: Vec<u64>,
+    inc: Vec<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PartInfo {
+    pub topic: usize,
+    pub index: u32,
+    pub name: String,
+    pub replicas: Vec<usize>,
+    pub min_isr: u32,
+    pub unclean: bool,
+    pub max_message_bytes: u64,
+}
+
+/// What the application was told about a record, last.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecStatus {
+    NotSent,
+    InFlight,
+    Acked(i64),
+    Failed(&'static str),
+    NoAnswer,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecInfo {
+    pub id: String,
+    pub part: usize,
+    pub producer: usize,
+    pub size: u32,
+    /// Order in which the application gave records to their producer (any instance).
+    pub send_order: Option<u64>,
+    pub status: RecStatus,
+    /// The instance that last had it in its buffer, for "no-answer" after a crash.
+    pub instance: u32,
+    pub why: Vec<String>,
+    pub why_dropped: usize,
+}
+
+#[derive(Clone, Debug)]
+struct PBatch {
+    part: usize,
+    recs: Vec<RecId>,
+    bytes: u64,
+    created: Time,
+    seq: Option<i32>,
+    epoch: i16,
+    attempts: u32,
+    retry_at: Time,
+    in_flight: bool,
+}
+
+#[derive(Clone, Debug)]
+struct PReq {
+    batch: Option<u64>,
+    broker: usize,
+    deadline: Time,
+}
+
+#[derive(Clone, Debug, Default)]
+struct PPart {
+    dq: VecDeque<u64>,
+    next_seq: i32,
+    last_acked: i32,
+    inflight: BTreeSet<(i32, u64)>,
+    n_inflight: u32,
+    unresolved: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Init {
+    Needed,
+    Sent(u64, Time),
+    Ready,
+}
+
+#[derive(Clone, Debug)]
+pub struct Producer {
+    pub cfg: ProducerCfg,
+    pub alive: bool,
+    pub crashed: bool,
+    closing: bool,
+    pub closed: bool,
+    pub inst: u32,
+    pub pid: i64,
+    pub epoch: i16,
+    init: Init,
+    bump: bool,
+    meta: Vec<Option<usize>>,
+    meta_req: Option<(u64, usize, Time)>,
+    meta_wanted: bool,
+    rr: usize,
+    parts: Vec<PPart>,
+    batches: BTreeMap<u64, PBatch>,
+    reqs: BTreeMap<u64, PReq>,
+    inflight_to: Vec<u32>,
+    wake: Option<Time>,
+    paused: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+struct TableRun {
+    next: usize,
+    done: bool,
+}
+
+/// One error response a client received, or an exception raised to the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientError {
+    pub at: Time,
+    pub client: String,
+    pub record: Option<String>,
+    pub error: String,
+    pub retried: bool,
+    pub raised: bool,
+}
+
+/// An event that hooks can match, collected while an event is handled and fired after it.
+#[derive(Clone, Debug)]
+struct HookEv {
+    hook: Hook,
+    rec: RecId,
+    part: usize,
+    producer: Option<usize>,
+    broker: Option<usize>,
+    follower: Option<usize>,
+    /// The message the hooked event sent, and whether wire actions on it mean its reply.
+    msg: Option<(Time, u64)>,
+    msg_is_request: bool,
+}
+
+/// A run that cannot continue: an engine invariant broke, or the scenario asks for something
+/// the engine does not model yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimError {
+    Invariant { at: Time, message: String },
+    Unsupported(String),
+}
+
+impl std::fmt::Display for SimError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SimError::Invariant { at, message } => {
+                write!(f, "invariant violated at t={}: {message}", fmt_time(*at))
+            }
+            SimError::Unsupported(m) => write!(f, "not supported yet: {m}"),
+        }
+    }
+}
+
+pub fn fmt_time(t: Time) -> String {
+    let ms = t / MS;
+    let frac = t % MS;
+    if frac == 0 {
+        format!("{ms}")
+    } else {
+        format!("{ms}.{frac:03}")
+    }
+}
+
+#[derive(Clone)]
+pub struct Sim {
+    pub sc: std::rc::Rc<Scenario>,
+    pub now: Time,
+    seq: u64,
+    queue: BTreeMap<(Time, u64), Ev>,
+    rng: ChaCha8Rng,
+    pub brokers: Vec<Broker>,
+    pub ctrl: Controller,
+    pub parts: Vec<PartInfo>,
+    pub producers: Vec<Producer>,
+    pub recs: Vec<RecInfo>,
+    tables: Vec<TableRun>,
+    fault_fired: Vec<bool>,
+    pub errors: Vec<ClientError>,
+    link_last: BTreeMap<(Node, Node), Time>,
+    pub events: u64,
+    next_id: u64,
+    send_counter: u64,
+    leaders_by_epoch: BTreeMap<(usize, i32), usize>,
+    hooks: Vec<HookEv>,
+    /// Readable trace lines, when tracing is on.
+    pub trace: Option<Vec<String>>,
+    /// FNV-1a over every trace line: equal hashes mean equal traces.
+    pub trace_hash: u64,
+    pub notes: Vec<String>,
+    pub finished: bool,
+    pub stop_reason: String,
+    pub max_events: u64,
+    pub faults_log: Vec<(Time, String)>,
+}
+
+macro_rules! tr {
+    ($s:expr, $($arg:tt)*) => {
+        if $s.trace.is_some() { let line = format!($($arg)*); $s.push_trace(line); }
+    };
+}
+
+impl Sim {
+    /// Builds the initial state of a scenario: a settled cluster at t=0 with the first replica
+    /// of every partition leading in epoch 0 and all replicas in sync.
+    pub fn new(sc: Scenario, trace: bool) -> Result<Sim, SimError> {
+        if !sc.consumers.is_empty() {
+            return Err(SimError::Unsupported("[consumer] tables (consumers, offset commits and sinks) are the next engine milestone; remove the consumer table to run the replication and producer part".into()));
+        }
+        if let Some(i) = sc.sends.iter().position(|s| s.transaction.is_some()) {
+            return Err(SimError::Unsupported(format!(
+                "send[{i}].transaction: transactions are the next engine milestone"
+            )));
+        }
+        if let Some(i) = sc.faults.iter().position(|f| {
+            matches!(
+                f.action,
+                Action::StartZombie
+                    | Action::CrashConsumer
+                    | Action::RestartConsumer
+                    | Action::CloseConsumer
+            )
+        }) {
+            return Err(SimError::Unsupported(format!(
+                "fault[{i}]: {} needs transactions or consumers, the next engine milestone",
+                sc.faults[i].action.name()
+            )));
+        }
+        if let Some(i) = sc.faults.iter().position(|f| {
+            matches!(
+                f.when,
+                When::On(
+                    Hook::CommitTransaction
+                        | Hook::PrepareCommit
+                        | Hook::Marker
+                        | Hook::Poll
+                        | Hook::Process
+                        | Hook::OffsetCommit
+                )
+            )
+        }) {
+            return Err(SimError::Unsupported(format!(
+                "fault[{i}]: its hook needs transactions or consumers, the next engine milestone"
+            )));
+        }
+        if let Some(i) = sc
+            .faults
+            .iter()
+            .position(|f| f.target.as_deref() == Some("coordinator"))
+        {
+            return Err(SimError::Unsupported(format!(
+                "fault[{i}]: the transaction coordinator is the next engine milestone"
+            )));
+        }
+        let nb = sc.cluster.brokers;
+        let mut parts = Vec::new();
+        for (ti, t) in sc.topics.iter().enumerate() {
+            for p in 0..t.partitions {
+                let replicas = match &t.assignment {
+                    Some(a) => a.clone(),
+                    None => (0..t.replication_factor as usize)
+                        .map(|i| (p as usize + i) % nb)
+                        .collect(),
+                };
+                parts.push(PartInfo {
+                    topic: ti,
+                    index: p,
+                    name: format!("{}/{}", t.name, p),
+                    replicas,
+                    min_isr: t.min_insync_replicas,
+                    unclean: t.unclean_leader_election,
+                    max_message_bytes: t.max_message_bytes,
+                });
+            }
+        }
+        let ctrl_parts: Vec<PartState> = parts
+            .iter()
+            .map(|p| PartState {
+                leader: Some(p.replicas[0]),
+                epoch: 0,
+                isr: p.replicas.clone(),
+                pepoch: 0,
+            })
+            .collect();
+        let mut brokers = Vec::new();
+        for b in 0..nb {
+            brokers.push(Broker {
+                alive: true,
+                silent: false,
+                isolated: false,
+                isolated_from_clients: false,
+                inc: 0,
+                slow_until: 0,
+                logs: parts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.replicas.contains(&b))
+                    .map(|(i, _)| (i, Log::default()))
+                    .collect(),
+                meta: ctrl_parts.iter().map(|s| Some(s.clone())).collect(),
+                leading: BTreeMap::new(),
+                following: BTreeMap::new(),
+            });
+        }
+        let mut recs = Vec::new();
+        for t in &sc.sends {
+            for r in &t.records {
+                let topic = &sc.topics[r.topic];
+                let pidx = r
+                    .partition
+                    .unwrap_or_else(|| partition_for_key(&r.key, topic.partitions));
+                let part = parts
+                    .iter()
+                    .position(|p| p.topic == r.topic && p.index == pidx)
+                    .unwrap_or(0);
+                recs.push(RecInfo {
+                    id: r.id.clone(),
+                    part,
+                    producer: t.producer,
+                    size: r.size_bytes,
+                    send_order: None,
+                    status: RecStatus::NotSent,
+                    instance: 0,
+                    why: Vec::new(),
+                    why_dropped: 0,
+                });
+            }
+        }
+        let np = parts.len();
+        let producers = sc
+            .producers
+            .iter()
+            .map(|cfg| Producer {
+                cfg: cfg.clone(),
+                alive: true,
+                crashed: false,
+                closing: false,
+                closed: false,
+                inst: 0,
+                pid: -1,
+                epoch: -1,
+                init: if cfg.idempotence {
+                    Init::Needed
+                } else {
+                    Init::Ready
+                },
+                bump: false,
+                meta: vec![None; np],
+                meta_req: None,
+                meta_wanted: true,
+                rr: 0,
+                parts: vec![
+                    PPart {
+                        last_acked: -1,
+                        ..Default::default()
+                    };
+                    np
+                ],
+                batches: BTreeMap::new(),
+                reqs: BTreeMap::new(),
+                inflight_to: vec![0; nb],
+                wake: None,
+                paused: Vec::new(),
+            })
+            .collect();
+        let seed = sc.seed;
+        let notes = sc.notes.clone();
+        let nt = sc.sends.len();
+        let nf = sc.faults.len();
+        let mut sim = Sim {
+            sc: std::rc::Rc::new(sc),
+            now: 0,
+            seq: 0,
+            queue: BTreeMap::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            brokers,
+            ctrl: Controller {
+                parts: ctrl_parts,
+                fenced: vec![false; nb],
+                last_hb: vec![0; nb],
+                hb_seq: vec![0; nb],
+                inc: vec![0; nb],
+            },
+            parts,
+            producers,
+            recs,
+            tables: (0..nt)
+                .map(|_| TableRun {
+                    next: 0,
+                    done: false,
+                })
+                .collect(),
+            fault_fired: vec![false; nf],
+            errors: Vec::new(),
+            link_last: BTreeMap::new(),
+            events: 0,
+            next_id: 1,
+            send_counter: 0,
+            leaders_by_epoch: BTreeMap::new(),
+            hooks: Vec::new(),
+            trace: if trace { Some(Vec::new()) } else { None },
+            trace_hash: 0xcbf2_9ce4_8422_2325,
+            notes,
+            finished: false,
+            stop_reason: String::new(),
+            max_events: DEFAULT_MAX_EVENTS,
+            faults_log: Vec::new(),
+        };
+        sim.start();
+        Ok(sim)
+    }
+
+    fn start(&mut self) {
+        for b in 0..self.brokers.len() {
+            let j = self.jitter();
+            self.push(j, Ev::Heartbeat { b, inc: 0 });
+            let lag = self.sc.cluster.replica_lag_time_max_ms * MS / 2;
+            self.push(lag, Ev::IsrCheck { b, inc: 0 });
+            let session = self.sc.cluster.broker_session_timeout_ms * MS;
+            self.push(session, Ev::FenceCheck { b, seq: 0 });
+        }
+        for p in 0..self.parts.len() {
+            let st = self.ctrl.parts[p].clone();
+            for &b in &self.parts[p].replicas.clone() {
+                self.apply_part_state(b, p, st.clone());
+            }
+        }
+        if self.sc.cluster.auto_leader_rebalance {
+            self.push(
+                self.sc.cluster.leader_imbalance_check_interval_ms * MS,
+                Ev::Rebalance,
+            );
+        }
+        for (i, t) in self.sc.sends.clone().iter().enumerate() {
+            if i == 0 || t.at_ms.is_some() {
+                self.push(t.at_ms.unwrap_or(0) * MS, Ev::AppStep { table: i });
+            }
+        }
+        for (i, f) in self.sc.faults.clone().iter().enumerate() {
+            if let When::At(ms) = f.when {
+                self.push(ms * MS, Ev::Fault { idx: i });
+            }
+        }
+        for p in 0..self.producers.len() {
+            self.producer_poll(p);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Queue, network, trace
+
+    fn push(&mut self, at: Time, ev: Ev) -> (Time, u64) {
+        self.seq += 1;
+        let key = (at.max(self.now), self.seq);
+        self.queue.insert(key, ev);
+        key
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn jitter(&mut self) -> Time {
+        let j = self.sc.cluster.jitter_us;
+        if j == 0 {
+            0
+        } else {
+            (self.rng.next_u64() % (j + 1)) as Time
+        }
+    }
+
+    fn push_trace(&mut self, line: String) {
+        let full = format!("t={} {}", fmt_time(self.now), line);
+        for b in full.bytes().chain(std::iter::once(b'\n')) {
+            self.trace_hash ^= b as u64;
+            self.trace_hash = self.trace_hash.wrapping_mul(0x100_0000_01b3);
+        }
+        if let Some(t) = &mut self.trace {
+            t.push(full);
+        }
+    }
+
+    fn why(&mut self, rec: RecId, line: String) {
+        let t = fmt_time(self.now);
+        let r = &mut self.recs[rec as usize];
+        if r.why.len() >= WHY_MAX {
+            // Keep the beginning (how it got there) and a sliding end (how it ended).
+            r.why.remove(WHY_MAX / 2);
+            r.why_dropped += 1;
+        }
+        r.why.push(format!("t={t}ms {line}"));
+    }
+
+    pub fn bname(b: usize) -> String {
+        format!("b{}", b + 1)
+    }
+
+    /// A message is lost on the wire when an isolation cuts its path.
+    fn path_cut(&self, from: Node, to: Node) -> bool {
+        let cut = |n: Node, other: Node| match n {
+            Node::Broker(b) => {
+                let br = &self.brokers[b];
+                match other {
+                    Node::Broker(_) | Node::Controller => br.isolated,
+                    Node::Producer(..) => br.isolated && br.isolated_from_clients,
+                }
+            }
+            _ => false,
+        };
+        cut(from, to) || cut(to, from)
+    }
+
+    fn send(&mut self, from: Node, to: Node, body: Body) -> Option<(Time, u64)> {
+        self.send_msg(
+            Msg {
+                from,
+                to,
+                body,
+                drop_reply: false,
+                delay_reply: 0,
+            },
+            0,
+        )
+    }
+
+    fn send_msg(&mut self, msg: Msg, extra_delay: Time) -> Option<(Time, u64)> {
+        if self.path_cut(msg.from, msg.to) {
+            return None;
+        }
+        let lat = self.sc.cluster.latency_ms * MS + self.jitter();
+        // TCP keeps one connection's messages in order: never deliver before an earlier one.
+        let link = (msg.from, msg.to);
+        let mut at = self.now + lat + extra_delay;
+        if let Some(&last) = self.link_last.get(&link) {
+            at = at.max(last);
+        }
+        self.link_last.insert(link, at);
+        Some(self.push(at, Ev::Deliver(msg)))
+    }
+
+    fn reply(&mut self, req: &Msg, body: Body) -> Option<(Time, u64)> {
+        if req.drop_reply {
+            tr!(
+                self,
+                "{} -> {:?}: reply lost on the wire (fault)",
+                node_name(req.to),
+                req.from
+            );
+            return None;
+        }
+        self.send_msg(
+            Msg {
+                from: req.to,
+                to: req.from,
+                body,
+                drop_reply: false,
+                delay_reply: 0,
+            },
+            req.delay_reply,
+        )
+    }
+
+    fn eff_min_isr(&self, p: usize) -> usize {
+        let m = self.parts[p].min_isr as usize;
+        if self.sc.version.hw_frozen_under_min_isr() {
+            m.min(self.parts[p].replicas.len())
+        } else {
+            m
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // The run loop
+
+    /// Processes one event. Returns false when the run is over.
+    pub fn step(&mut self) -> Result<bool, SimError> {
+        if self.finished {
+            return Ok(false);
+        }
+        let Some((&key, _)) = self.queue.iter().next() else {
+            self.finish("nothing left to happen");
+            return Ok(false);
+        };
+        let horizon = self.sc.until_ms.unwrap_or(DEFAULT_HORIZON_MS) * MS;
+        if key.0 > horizon {
+            self.now = horizon;
+            self.finish(if self.sc.until_ms.is_some() {
+                "until_ms reached"
+            } else {
+                "stopped at the one-hour safety horizon"
+            });
+            return Ok(false);
+        }
+        if self.events >= self.max_events {
+            self.finish("stopped at the event limit");
+            return Ok(false);
+        }
+        let ev = self.queue.remove(&key).expect("key just read");
+        self.now = key.0;
+        self.events += 1;
+        self.handle(ev);
+        self.fire_hooks();
+        self.check_invariants()?;
+        if self.sc.until_ms.is_none() && self.quiescent() {
+            self.finish("nothing left to happen");
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    pub fn run(&mut self) -> Result<(), SimError> {
+        while self.step()? {}
+        Ok(())
+    }
+
+    fn finish(&mut self, why: &str) {
+        self.finished = true;
+        self.stop_reason = why.to_string();
+        tr!(self, "run ends: {why}");
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Deliver(m) => self.deliver(m),
+            Ev::Heartbeat { b, inc } => {
+                let br = &self.brokers[b];
+                if br.alive && br.inc == inc {
+                    self.send(Node::Broker(b), Node::Controller, Body::Heartbeat { inc });
+                    let iv = self.sc.cluster.broker_heartbeat_interval_ms * MS;
+                    self.push(self.now + iv, Ev::Heartbeat { b, inc });
+                }
+            }
+            Ev::IsrCheck { b, inc } => {
+                if self.brokers[b].alive && self.brokers[b].inc == inc {
+                    self.isr_shrink_check(b);
+                    let iv = self.sc.cluster.replica_lag_time_max_ms * MS / 2;
+                    self.push(self.now + iv.max(1), Ev::IsrCheck { b, inc });
+                }
+            }
+            Ev::FetchRetry { b, inc, part } => {
+                if self.brokers[b].alive && self.brokers[b].inc == inc {
+                    self.follower_fetch(b, part);
+                }
+            }
+            Ev::FetchTimeout { b, inc, part, fid } => {
+                if self.brokers[b].alive && self.brokers[b].inc == inc {
+                    if let Some(fs) = self.brokers[b].following.get_mut(&part) {
+                        if fs.outstanding == Some(fid) {
+                            fs.outstanding = None;
+                            tr!(
+                                self,
+                                "{} fetch for {} timed out (replica.socket.timeout.ms)",
+                                Self::bname(b),
+                                self.parts[part].name
+                            );
+                            self.follower_fetch(b, part);
+                        }
+                    }
+                }
+            }
+            Ev::FetchWaitExpire { b, inc, part, fid } => {
+                if self.brokers[b].alive && self.brokers[b].inc == inc {
+                    self.answer_parked(b, part, Some(fid));
+                }
+            }
+            Ev::ProduceExpire { b, inc, part, req } => {
+                if self.brokers[b].alive && self.brokers[b].inc == inc {
+                    self.expire_delayed(b, part, req);
+                }
+            }
+            Ev::WakeFetches { b, inc, part } => {
+                if self.brokers[b].alive && self.brokers[b].inc == inc {
+                    self.answer_parked(b, part, None);
+                }
+            }
+            Ev::SlowEnd { b } => {
+                if self.brokers[b].alive && self.brokers[b].slow_until <= self.now {
+                    tr!(
+                        self,
+                        "{} is no longer slow: it fetches again",
+                        Self::bname(b)
+                    );
+                    let parts: Vec<usize> = self.brokers[b].following.keys().copied().collect();
+                    for p in parts {
+                        self.follower_fetch(b, p);
+                    }
+                }
+            }
+            Ev::FenceCheck { b, seq } => {
+                if self.ctrl.hb_seq[b] == seq && !self.ctrl.fenced[b] {
+                    let why = format!(
+                        "no heartbeat from {} for broker.session.timeout.ms",
+                        Self::bname(b)
+                    );
+                    self.ctrl_fence(b, &why);
+                }
+            }
+            Ev::Rebalance => {
+                self.ctrl_preferred_election();
+                self.push(
+                    self.now + self.sc.cluster.leader_imbalance_check_interval_ms * MS,
+                    Ev::Rebalance,
+                );
+            }
+            Ev::ProducerWake { p, inst } => {
+                if self.producers[p].inst == inst {
+                    self.producers[p].wake = None;
+                    self.producer_poll(p);
+                }
+            }
+            Ev::AppStep { table } => self.app_step(table),
+            Ev::Fault { idx } => self.apply_fault(idx, None),
+        }
+    }
+
+    fn deliver(&mut self, m: Msg) {
+        match m.to {
+            Node::Broker(b) => {
+                if !self.brokers[b].alive {
+                    // A crashed process resets connections; a machine that lost power is silent.
+                    let expects_reply = matches!(
+                        m.body,
+                        Body::Produce { .. }
+                            | Body::Fetch { .. }
+                            | Body::InitPid { .. }
+                            | Body::MetaReq { .. }
+                    );
+                    if expects_reply && !self.brokers[b].silent {
+                        self.send(Node::Broker(b), m.from, Body::Disconnect { broker: b });
+                    }
+                    return;
+                }
+                self.broker_receive(b, m);
+            }
+            Node::Controller => self.ctrl_receive(m),
+            Node::Producer(p, inst) => {
+                let pr = &self.producers[p];
+                if pr.inst == inst && pr.alive {
+                    self.producer_receive(p, m);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Brokers
+
+    fn broker_receive(&mut self, b: usize, m: Msg) {
+        match m.body.clone() {
+            Body::Produce {
+                req,
+                part,
+                batch,
+                bytes,
+                acks,
+                timeout,
+            } => self.on_produce(b, &m, req, part, batch, bytes, acks, timeout),
+            Body::Fetch {
+                part,
+                offset,
+                last_epoch,
+                cur_epoch,
+                fid,
+            } => {
+                if let Node::Broker(f) = m.from {
+                    self.on_fetch(b, f, part, offset, last_epoch, cur_epoch, fid);
+                }
+            }
+            Body::FetchResp { part, fid, res } => self.on_fetch_resp(b, part, fid, res),
+            Body::Meta { parts } => {
+                for (p, st) in parts {
+                    self.apply_part_state(b, p, st);
+                }
+            }
+            Body::AlterIsrResp { part, res } => self.on_alter_isr_resp(b, part, res),
+            Body::InitPid { req, bump } => {
+                // Producer ids come from the controller's id blocks; one counter stands for them.
+                let (pid, epoch) = match bump {
+                    Some((pid, e)) => (pid, e.saturating_add(1)),
+                    None => {
+                        let n = self.id();
+                        (1000 + n as i64, 0)
+                    }
+                };
+                self.reply(&m, Body::InitPidResp { req, pid, epoch });
+            }
+            Body::MetaReq { req } => {
+                let leaders = self.brokers[b]
+                    .meta
+                    .iter()
+                    .map(|s| s.as_ref().and_then(|s| s.leader))
+                    .collect();
+                self.reply(&m, Body::MetaResp { req, leaders });
+            }
+            Body::Disconnect { broker } => {
+                // The connection this follower fetched over broke.
+                let parts: Vec<usize> = self.brokers[b]
+                    .following
+                    .iter()
+                    .filter(|(_, f)| f.leader == broker && f.outstanding.is_some())
+                    .map(|(p, _)| *p)
+                    .collect();
+                for p in parts {
+                    if let Some(fs) = self.brokers[b].following.get_mut(&p) {
+                        fs.outstanding = None;
+                    }
+                    self.schedule_fetch_retry(b, p);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A broker learns a partition's state from the controller (KRaft metadata) and takes the
+    /// role it gives it: leader (R-G1: records the new epoch's start offset), follower of the
+    /// named leader, or nothing when the partition is leaderless.
+    fn apply_part_state(&mut self, b: usize, p: usize, st: PartState) {
+        if let Some(old) = &self.brokers[b].meta[p] {
+            if old.pepoch >= st.pepoch
+                && old.epoch >= st.epoch
+                && self.brokers[b].leading.contains_key(&p) == (st.leader == Some(b))
+                && (self.brokers[b].following.contains_key(&p)
+                    || st.leader == Some(b)
+                    || st.leader.is_none())
+            {
+                return;
+            }
+            if old.epoch > st.epoch || (old.epoch == st.epoch && old.pepoch > st.pepoch) {
+                return;
+            }
+        }
+        self.brokers[b].meta[p] = Some(st.clone());
+        if !self.parts[p].replicas.contains(&b) {
+            return;
+        }
+        if st.leader == Some(b) {
+            let same = self.brokers[b]
+                .leading
+                .get(&p)
+                .map(|l| l.epoch == st.epoch)
+                .unwrap_or(false);
+            if same {
+                let ls = self.brokers[b].leading.get_mut(&p).expect("checked");
+                if st.pepoch > ls.pepoch {
+                    ls.isr = st.isr.clone();
+                    ls.pepoch = st.pepoch;
+                    ls.pending_isr = None;
+                }
+                self.maybe_increase_hw(b, p);
+            } else {
+                self.become_leader(b, p, &st);
+            }
+        } else {
+            if self.brokers[b].leading.contains_key(&p) {
+                self.resign(b, p);
+            }
+            match st.leader {
+                Some(l) => {
+                    let changed = self.brokers[b]
+                        .following
+                        .get(&p)
+                        .map(|f| f.leader != l || f.epoch != st.epoch)
+                        .unwrap_or(true);
+                    if changed {
+                        self.brokers[b].following.insert(
+                            p,
+                            FollowState {
+                                leader: l,
+                                epoch: st.epoch,
+                                outstanding: None,
+                                caught_into_epoch: false,
+                            },
+                        );
+                        self.follower_fetch(b, p);
+                    }
+                }
+                None => {
+                    self.brokers[b].following.remove(&p);
+                }
+            }
+        }
+    }
+
+    fn become_leader(&mut self, b: usize, p: usize, st: &PartState) {
+        if let Some(&other) = self.leaders_by_epoch.get(&(p, st.epoch)) {
+            if other != b {
+                // Checked in check_invariants via leaders_by_epoch; keep the first claimant.
+            }
+        } else {
+            self.leaders_by_epoch.insert((p, st.epoch), b);
+        }
+        let now = self.now;
+        self.brokers[b].following.remove(&p);
+        let log = self.brokers[b]
+            .logs
+            .get_mut(&p)
+            .expect("assigned replica has a log");
+        let leo = log.leo();
+        log.assign_epoch(st.epoch, leo);
+        let followers = self.parts[p]
+            .replicas
+            .iter()
+            .filter(|&&r| r != b)
+            .map(|&r| {
+                (
+                    r,
+                    FState {
+                        leo: None,
+                        last_caught_up: if st.isr.contains(&r) { now } else { 0 },
+                        last_fetch_time: 0,
+                        last_fetch_leader_leo: 0,
+                    },
+                )
+            })
+            .collect();
+        self.brokers[b].leading.insert(
+            p,
+            LeaderState {
+                epoch: st.epoch,
+                epoch_start: leo,
+                isr: st.isr.clone(),
+                pepoch: st.pepoch,
+                pending_isr: None,
+                followers,
+                delayed: Vec::new(),
+                parked: Vec::new(),
+            },
+        );
+        if st.epoch > 0 {
+            tr!(
+                self,
+                "{} becomes leader of {} in epoch {} at offset {} (HW {})",
+                Self::bname(b),
+                self.parts[p].name,
+                st.epoch,
+                leo,
+                self.brokers[b].logs[&p].hw
+            );
+        }
+        self.maybe_increase_hw(b, p);
+    }
+
+    /// Leadership moved away: waiting acks=all requests fail with NOT_LEADER_OR_FOLLOWER
+    /// (R-E3) and waiting follower fetches are answered with the same error.
+    fn resign(&mut self, b: usize, p: usize) {
+        let Some(ls) = self.brokers[b].leading.remove(&p) else {
+            return;
+        };
+        tr!(
+            self,
+            "{} is no longer leader of {} (was epoch {})",
+            Self::bname(b),
+            self.parts[p].name,
+            ls.epoch
+        );
+        for d in ls.delayed {
+            let req_msg = Msg {
+                from: d.to,
+                to: Node::Broker(b),
+                body: Body::Heartbeat { inc: 0 },
+                drop_reply: d.drop_reply,
+                delay_reply: d.delay_reply,
+            };
+            self.reply(
+                &req_msg,
+                Body::ProduceResp {
+                    req: d.req,
+                    part: p,
+                    res: Err(KErr::NotLeaderOrFollower),
+                },
+            );
+        }
+        for pk in ls.parked {
+            self.send(
+                Node::Broker(b),
+                Node::Broker(pk.from),
+                Body::FetchResp {
+                    part: p,
+                    fid: pk.fid,
+                    res: Err(KErr::NotLeaderOrFollower),
+                },
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_produce(
+        &mut self,
+        b: usize,
+        m: &Msg,
+        req: u64,
+        p: usize,
+        batch: Vec<Entry>,
+        bytes: u64,
+        acks: i8,
+        timeout: Time,
+    ) {
+        let bn = Self::bname(b);
+        let pname = self.parts[p].name.clone();
+        let Some(ls) = self.brokers[b].leading.get(&p) else {
+            tr!(
+                self,
+                "{bn} rejects produce to {pname}: NOT_LEADER_OR_FOLLOWER"
+            );
+            self.produce_error(b, m, req, p, KErr::NotLeaderOrFollower, acks);
+            return;
+        };
+        let epoch = ls.epoch;
+        let isr_len = ls.isr.len();
+        if bytes > self.parts[p].max_message_bytes {
+            self.produce_error(b, m, req, p, KErr::MessageTooLarge, acks);
+            return;
+        }
+        // R-E1: acks=all checks the ISR against min ISR before appending anything.
+        let min_isr = self.eff_min_isr(p);
+        if acks == -1 && isr_len < min_isr {
+            tr!(self, "{bn} rejects produce to {pname}: NOT_ENOUGH_REPLICAS (ISR {isr_len} < min.insync.replicas {min_isr}); nothing was written");
+            for e in &batch {
+                if let Some(r) = e.rec {
+                    self.why(r, format!("{bn} refused it: ISR has {isr_len} member(s), fewer than min.insync.replicas={min_isr} (NotEnoughReplicasException, nothing written)"));
+                }
+            }
+            self.produce_error(b, m, req, p, KErr::NotEnoughReplicas, acks);
+            return;
+        }
+        let first = &batch[0];
+        let (pid, pepoch, first_seq, last_seq) =
+            (first.pid, first.epoch, first.base_seq, first.last_seq);
+        let log = self.brokers[b].logs.get(&p).expect("leader has a log");
+        let mut duplicate = None;
+        if pid >= 0 {
+            // R-C2..R-C4: producer state validation (PAI.checkProducerEpoch, checkSequence).
+            if let Some(ent) = log.producers.get(&pid) {
+                if pepoch < ent.epoch {
+                    tr!(
+                        self,
+                        "{bn} rejects produce to {pname}: INVALID_PRODUCER_EPOCH ({pepoch} < {})",
+                        ent.epoch
+                    );
+                    self.produce_error(b, m, req, p, KErr::InvalidProducerEpoch, acks);
+                    return;
+                }
+                if pepoch == ent.epoch {
+                    if let Some(d) = ent.find_duplicate(first_seq, last_seq) {
+                        duplicate = Some(d);
+                    } else {
+                        let ok = match ent.last_seq() {
+                            Some(s) => first_seq == s.wrapping_add(1),
+                            None => first_seq == 0,
+                        };
+                        if !ok {
+                            tr!(self, "{bn} rejects produce to {pname}: OUT_OF_ORDER_SEQUENCE_NUMBER (pid {pid} expected seq {}, got {first_seq})", ent.last_seq().map(|s| s + 1).unwrap_or(0));
+                            self.produce_error(b, m, req, p, KErr::OutOfOrderSequence, acks);
+                            return;
+                        }
+                    }
+                } else if first_seq != 0 {
+                    tr!(self, "{bn} rejects produce to {pname}: OUT_OF_ORDER_SEQUENCE_NUMBER (Invalid sequence number for new epoch {pepoch}: {first_seq})");
+                    self.produce_error(b, m, req, p, KErr::OutOfOrderSequence, acks);
+                    return;
+                }
+            }
+            // No state for this producer id: any sequence is accepted (KIP-360, since 2.5).
+        }
+        let recs: Vec<RecId> = batch.iter().filter_map(|e| e.rec).collect();
+        let (base, last) = if let Some(d) = duplicate {
+            tr!(self, "{bn} {pname}: duplicate batch pid {pid} seq {first_seq}..{last_seq} already at offset {}; answered with the original offset, nothing appended", d.first_offset);
+            for &r in &recs {
+                self.why(r, format!("{bn} recognised a retry as a duplicate (pid {pid}, seq {first_seq}) and answered with the original offset {}", d.first_offset));
+            }
+            (d.first_offset, d.last_offset)
+        } else {
+            let now = self.now;
+            let log = self.brokers[b].logs.get_mut(&p).expect("leader has a log");
+            let base = log.leo();
+            let entries: Vec<Entry> = batch
+                .into_iter()
+                .map(|mut e| {
+                    e.leader_epoch = epoch;
+                    e.append_time = now;
+                    e
+                })
+                .collect();
+            log.append(&entries);
+            let last = log.leo() - 1;
+            tr!(
+                self,
+                "{bn} (leader {pname}, epoch {epoch}) appended {} at offset {}{}",
+                rec_list(&self.recs, &recs),
+                base,
+                if pid >= 0 {
+                    format!(" (pid {pid} epoch {pepoch} seq {first_seq})")
+                } else {
+                    String::new()
+                }
+            );
+            for (i, &r) in recs.iter().enumerate() {
+                self.why(
+                    r,
+                    format!(
+                        "{bn} (leader, epoch {epoch}) appended it at offset {}",
+                        base + i as u64
+                    ),
+                );
+                self.hooks.push(HookEv {
+                    hook: Hook::LeaderAppend,
+                    rec: r,
+                    part: p,
+                    producer: None,
+                    broker: Some(b),
+                    follower: None,
+                    msg: None,
+                    msg_is_request: false,
+                });
+            }
+            (base, last)
+        };
+        if duplicate.is_none() {
+            // Delayed fetches complete in an action queued after the produce handler returns
+            // (ReplicaManager's actionQueue), so a crash right after the ack beats them.
+            let inc = self.brokers[b].inc;
+            self.push(self.now, Ev::WakeFetches { b, inc, part: p });
+        }
+        self.maybe_increase_hw(b, p);
+        match acks {
+            0 => {}
+            1 => self.produce_ok(b, m.from, req, p, base, &recs, m.drop_reply, m.delay_reply),
+            _ => {
+                let hw = self.brokers[b].logs[&p].hw;
+                if hw > last {
+                    self.complete_produce(
+                        b,
+                        p,
+                        m.from,
+                        req,
+                        base,
+                        &recs,
+                        m.drop_reply,
+                        m.delay_reply,
+                    );
+                } else {
+                    let deadline = self.now + timeout;
+                    let inc = self.brokers[b].inc;
+                    let d = Delayed {
+                        req,
+                        to: m.from,
+                        required: last + 1,
+                        base,
+                        recs,
+                        drop_reply: m.drop_reply,
+                        delay_reply: m.delay_reply,
+                    };
+                    if let Some(ls) = self.brokers[b].leading.get_mut(&p) {
+                        ls.delayed.push(d);
+                    }
+                    self.push(
+                        deadline,
+                        Ev::ProduceExpire {
+                            b,
+                            inc,
+                            part: p,
+                            req,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn produce_error(&mut self, b: usize, m: &Msg, req: u64, p: usize, e: KErr, acks: i8) {
+        if acks == 0 {
+            // R-B2: with acks=0 the broker closes the connection so the client notices.
+            self.send(Node::Broker(b), m.from, Body::Disconnect { broker: b });
+        } else {
+            self.reply(
+                m,
+                Body::ProduceResp {
+                    req,
+                    part: p,
+                    res: Err(e),
+                },
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn produce_ok(
+        &mut self,
+        b: usize,
+        to: Node,
+        req: u64,
+        p: usize,
+        base: u64,
+        recs: &[RecId],
+        drop_reply: bool,
+        delay_reply: Time,
+    ) {
+        let m = Msg {
+            from: to,
+            to: Node::Broker(b),
+            body: Body::Heartbeat { inc: 0 },
+            drop_reply,
+            delay_reply,
+        };
+        let key = self.reply(
+            &m,
+            Body::ProduceResp {
+                req,
+                part: p,
+                res: Ok(base),
+            },
+        );
+        let bn = Self::bname(b);
+        tr!(
+            self,
+            "{bn} acks {} (offset {base})",
+            rec_list(&self.recs, recs)
+        );
+        for &r in recs {
+            self.why(
+                r,
+                format!("{bn} sent the produce response: written at offset {base}"),
+            );
+            self.hooks.push(HookEv {
+                hook: Hook::Ack,
+                rec: r,
+                part: p,
+                producer: None,
+                broker: Some(b),
+                follower: None,
+                msg: key,
+                msg_is_request: false,
+            });
+        }
+    }
+
+    /// R-E3: an acks=all request completes once the HW covers it; before 3.7, with the
+    /// (maximal) ISR below min ISR at that moment, the answer is
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND although the record is written.
+    #[allow(clippy::too_many_arguments)]
+    fn complete_produce(
+        &mut self,
+        b: usize,
+        p: usize,
+        to: Node,
+        req: u64,
+        base: u64,
+        recs: &[RecId],
+        drop_reply: bool,
+        delay_reply: Time,
+    ) {
+        let ls = &self.brokers[b].leading[&p];
+        let mut maximal: BTreeSet<usize> = ls.isr.iter().copied().collect();
+        if let Some((pend, _)) = &ls.pending_isr {
+            maximal.extend(pend.iter().copied());
+        }
+        let min_isr = self.eff_min_isr(p);
+        if maximal.len() < min_isr {
+            let bn = Self::bname(b);
+            tr!(self, "{bn} answers NOT_ENOUGH_REPLICAS_AFTER_APPEND for {}: written below the HW, but the ISR has {} < {min_isr}", rec_list(&self.recs, recs), maximal.len());
+            for &r in recs {
+                self.why(r, format!("{bn} answered NotEnoughReplicasAfterAppend: the record IS in the log, but the ISR shrank below min.insync.replicas={min_isr}; a retry will duplicate it unless idempotent"));
+            }
+            let m = Msg {
+                from: to,
+                to: Node::Broker(b),
+                body: Body::Heartbeat { inc: 0 },
+                drop_reply,
+                delay_reply,
+            };
+            self.reply(
+                &m,
+                Body::ProduceResp {
+                    req,
+                    part: p,
+                    res: Err(KErr::NotEnoughReplicasAfterAppend),
+                },
+            );
+        } else {
+            self.produce_ok(b, to, req, p, base, recs, drop_reply, delay_reply);
+        }
+    }
+
+    fn expire_delayed(&mut self, b: usize, p: usize, req: u64) {
+        let Some(ls) = self.brokers[b].leading.get_mut(&p) else {
+            return;
+        };
+        let Some(i) = ls.delayed.iter().position(|d| d.req == req) else {
+            return;
+        };
+        let d = ls.delayed.remove(i);
+        let bn = Self::bname(b);
+        tr!(
+            self,
+            "{bn} acks=all wait for {} expired: REQUEST_TIMED_OUT (HW never reached offset {})",
+            rec_list(&self.recs, &d.recs),
+            d.required
+        );
+        for &r in &d.recs {
+            self.why(r, format!("{bn} gave up waiting for the ISR to replicate it (produce timeout): REQUEST_TIMED_OUT, though it stays in the leader's log"));
+        }
+        let m = Msg {
+            from: d.to,
+            to: Node::Broker(b),
+            body: Body::Heartbeat { inc: 0 },
+            drop_reply: d.drop_reply,
+            delay_reply: d.delay_reply,
+        };
+        self.reply(
+            &m,
+            Body::ProduceResp {
+                req,
+                part: p,
+                res: Err(KErr::RequestTimedOut),
+            },
+        );
+    }
+
+    /// R-E4: the leader's HW is the smallest LEO over itself, the maximal ISR and caught-up
+    /// replicas; it never moves back, and from 3.7 it stays put while the ISR is under min ISR.
+    fn maybe_increase_hw(&mut self, b: usize, p: usize) {
+        let lag = self.sc.cluster.replica_lag_time_max_ms * MS;
+        let now = self.now;
+        let frozen = self.sc.version.hw_frozen_under_min_isr() && {
+            let ls = &self.brokers[b].leading[&p];
+            ls.isr.len() < self.eff_min_isr(p)
+        };
+        let Some(ls) = self.brokers[b].leading.get(&p) else {
+            return;
+        };
+        if frozen {
+            return;
+        }
+        let log = &self.brokers[b].logs[&p];
+        let leo = log.leo();
+        let mut new = leo;
+        for (r, st) in &ls.followers {
+            let in_max = ls.isr.contains(r)
+                || ls
+                    .pending_isr
+                    .as_ref()
+                    .map(|(i, _)| i.contains(r))
+                    .unwrap_or(false);
+            let caught = st
+                .leo
+                .map(|l| l == leo || now.saturating_sub(st.last_caught_up) <= lag)
+                .unwrap_or(false);
+            if in_max || caught {
+                match st.leo {
+                    None => return,
+                    Some(l) => new = new.min(l),
+                }
+            }
+        }
+        let old = log.hw;
+        if new > old {
+            self.brokers[b].logs.get_mut(&p).expect("log").hw = new;
+            tr!(
+                self,
+                "{} {} high watermark {} -> {}",
+                Self::bname(b),
+                self.parts[p].name,
+                old,
+                new
+            );
+            let recs: Vec<RecId> = self.brokers[b].logs[&p].entries[old as usize..new as usize]
+                .iter()
+                .filter_map(|e| e.rec)
+                .collect();
+            for r in recs {
+                self.why(
+                    r,
+                    format!(
+                        "{} moved the high watermark past it: committed in Kafka's sense",
+                        Self::bname(b)
+                    ),
+                );
+            }
+            self.complete_delayed_produces(b, p);
+        }
+    }
+
+    fn complete_delayed_produces(&mut self, b: usize, p: usize) {
+        let hw = self.brokers[b].logs[&p].hw;
+        let Some(ls) = self.brokers[b].leading.get_mut(&p) else {
+            return;
+        };
+        let (ready, keep): (Vec<Delayed>, Vec<Delayed>) =
+            ls.delayed.drain(..).partition(|d| hw >= d.required);
+        ls.delayed = keep;
+        for d in ready {
+            self.complete_produce(
+                b,
+                p,
+                d.to,
+                d.req,
+                d.base,
+                &d.recs,
+                d.drop_reply,
+                d.delay_reply,
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_fetch(
+        &mut self,
+        b: usize,
+        f: usize,
+        p: usize,
+        offset: u64,
+        last_epoch: Option<i32>,
+        cur_epoch: i32,
+        fid: u64,
+    ) {
+        let reply = |s: &mut Sim, res: Result<FetchData, KErr>| {
+            s.send(
+                Node::Broker(b),
+                Node::Broker(f),
+                Body::FetchResp { part: p, fid, res },
+            );
+        };
+        let Some(ls) = self.brokers[b].leading.get(&p) else {
+            reply(self, Err(KErr::NotLeaderOrFollower));
+            return;
+        };
+        if cur_epoch < ls.epoch {
+            reply(self, Err(KErr::FencedLeaderEpoch));
+            return;
+        }
+        if cur_epoch > ls.epoch {
+            reply(self, Err(KErr::UnknownLeaderEpoch));
+            return;
+        }
+        let log = &self.brokers[b].logs[&p];
+        let leo = log.leo();
+        let hw = log.hw;
+        // R-G4 / KIP-320: the follower's last fetched epoch must end where the leader's does.
+        let diverging = match last_epoch {
+            Some(le) => {
+                let (e, end) = log.end_offset_for_epoch(le);
+                (end < offset || e < le).then_some((e, end))
+            }
+            None => (offset > leo).then_some((-1, leo)),
+        };
+        if let Some(d) = diverging {
+            reply(
+                self,
+                Ok(FetchData {
+                    entries: Vec::new(),
+                    hw,
+                    leader_leo: leo,
+                    diverging: Some(d),
+                }),
+            );
+            return;
+        }
+        // R-F1: follower fetch state and lastCaughtUpTimeMs.
+        let now = self.now;
+        let ls = self.brokers[b].leading.get_mut(&p).expect("checked");
+        if let Some(st) = ls.followers.get_mut(&f) {
+            if offset >= leo {
+                st.last_caught_up = now;
+            } else if offset >= st.last_fetch_leader_leo {
+                st.last_caught_up = st.last_caught_up.max(st.last_fetch_time);
+            }
+            st.last_fetch_leader_leo = leo;
+            st.last_fetch_time = now;
+            st.leo = Some(offset);
+        }
+        self.maybe_expand_isr(b, p, f);
+        self.maybe_increase_hw(b, p);
+        if offset < leo {
+            let data = self.fetch_data(b, p, offset);
+            reply(self, Ok(data));
+        } else {
+            let inc = self.brokers[b].inc;
+            let wait = self.sc.cluster.replica_fetch_wait_max_ms * MS;
+            if let Some(ls) = self.brokers[b].leading.get_mut(&p) {
+                ls.parked.push(Parked {
+                    from: f,
+                    fid,
+                    offset,
+                });
+            }
+            self.push(
+                self.now + wait,
+                Ev::FetchWaitExpire {
+                    b,
+                    inc,
+                    part: p,
+                    fid,
+                },
+            );
+        }
+    }
+
+    fn fetch_data(&self, b: usize, p: usize, offset: u64) -> FetchData {
+        let log = &self.brokers[b].logs[&p];
+        let leo = log.leo() as usize;
+        let start = offset as usize;
+        let mut end = (start + FETCH_MAX_ENTRIES).min(leo);
+        // Never split a batch: extend to its end.
+        while end < leo && log.entries[end].batch_base < end as u64 {
+            end += 1;
+        }
+        FetchData {
+            entries: log.entries[start..end].to_vec(),
+            hw: log.hw,
+            leader_leo: leo as u64,
+            diverging: None,
+        }
+    }
+
+    /// Answers waiting follower fetches: all of them after an append, or the one whose
+    /// `replica.fetch.wait.max.ms` expired (with whatever there is, possibly nothing).
+    fn answer_parked(&mut self, b: usize, p: usize, only: Option<u64>) {
+        let leo = self.brokers[b].logs[&p].leo();
+        let Some(ls) = self.brokers[b].leading.get_mut(&p) else {
+            return;
+        };
+        let (go, keep): (Vec<Parked>, Vec<Parked>) =
+            ls.parked.drain(..).partition(|pk| match only {
+                Some(fid) => pk.fid == fid,
+                None => pk.offset < leo,
+            });
+        ls.parked = keep;
+        for pk in go {
+            let data = self.fetch_data(b, p, pk.offset);
+            self.send(
+                Node::Broker(b),
+                Node::Broker(pk.from),
+                Body::FetchResp {
+                    part: p,
+                    fid: pk.fid,
+                    res: Ok(data),
+                },
+            );
+        }
+    }
+
+    fn follower_fetch(&mut self, b: usize, p: usize) {
+        let br = &self.brokers[b];
+        if !br.alive {
+            return;
+        }
+        if br.slow_until > self.now {
+            return;
+        }
+        let Some(fs) = br.following.get(&p) else {
+            return;
+        };
+        if fs.outstanding.is_some() {
+            return;
+        }
+        let (leader, cur_epoch) = (fs.leader, fs.epoch);
+        let log = &br.logs[&p];
+        let offset = log.leo();
+        let last_epoch = log.latest_epoch();
+        let fid = self.id();
+        let inc = self.brokers[b].inc;
+        if let Some(fs) = self.brokers[b].following.get_mut(&p) {
+            fs.outstanding = Some(fid);
+        }
+        self.send(
+            Node::Broker(b),
+            Node::Broker(leader),
+            Body::Fetch {
+                part: p,
+                offset,
+                last_epoch,
+                cur_epoch,
+                fid,
+            },
+        );
+        let to = self.sc.cluster.replica_socket_timeout_ms * MS;
+        self.push(
+            self.now + to,
+            Ev::FetchTimeout {
+                b,
+                inc,
+                part: p,
+                fid,
+            },
+        );
+    }
+
+    fn schedule_fetch_retry(&mut self, b: usize, p: usize) {
+        let inc = self.brokers[b].inc;
+        let backoff = self.sc.cluster.replica_fetch_backoff_ms * MS;
+        self.push(self.now + backoff, Ev::FetchRetry { b, inc, part: p });
+    }
+
+    fn on_fetch_resp(&mut self, b: usize, p: usize, fid: u64, res: Result<FetchData, KErr>) {
+        let Some(fs) = self.brokers[b].following.get_mut(&p) else {
+            return;
+        };
+        if fs.outstanding != Some(fid) {
+            return;
+        }
+        fs.outstanding = None;
+        let leader = fs.leader;
+        let bn = Self::bname(b);
+        let pname = self.parts[p].name.clone();
+        let data = match res {
+            Err(_) => {
+                self.schedule_fetch_retry(b, p);
+                return;
+            }
+            Ok(d) => d,
+        };
+        if let Some((e, end)) = data.diverging {
+            // R-G4 (AbstractFetcherThread.getOffsetTruncationState).
+            let log = self.brokers[b].logs.get(&p).expect("log");
+            let leo = log.leo();
+            let mut target = if e < 0 {
+                end.min(leo)
+            } else {
+                let (fe, fend) = log.end_offset_for_epoch(e);
+                if fe != e {
+                    // The follower does not know the leader's epoch: cut to the end of its own
+                    // older epoch and ask again.
+                    fend.min(leo)
+                } else {
+                    fend.min(end).min(leo)
+                }
+            };
+            if target >= leo {
+                // Safety net so a disagreement can never loop: fall back to the high watermark,
+                // then to nothing (a full re-fetch), as Kafka's pre-KIP-101 path would.
+                target = if log.hw < leo { log.hw } else { 0 };
+            }
+            let why = format!(
+                "the leader {} (epoch {}) says epoch {e} ends at offset {end}",
+                Self::bname(leader),
+                self.brokers[b].following[&p].epoch
+            );
+            self.truncate(b, p, target, &why);
+            self.follower_fetch(b, p);
+            return;
+        }
+        let now = self.now;
+        let log = self.brokers[b].logs.get_mut(&p).expect("log");
+        if !data.entries.is_empty() {
+            let base = log.leo();
+            let mut entries = data.entries;
+            for e in &mut entries {
+                e.append_time = now;
+            }
+            log.append(&entries);
+            let recs: Vec<RecId> = entries.iter().filter_map(|e| e.rec).collect();
+            tr!(
+                self,
+                "{bn} (follower {pname}) replicated offsets {}..{} {}",
+                base,
+                base + entries.len() as u64 - 1,
+                rec_list(&self.recs, &recs)
+            );
+            for (i, &r) in recs.iter().enumerate() {
+                self.why(
+                    r,
+                    format!(
+                        "{bn} (follower) replicated it at offset {}",
+                        base + i as u64
+                    ),
+                );
+                self.hooks.push(HookEv {
+                    hook: Hook::Replicate,
+                    rec: r,
+                    part: p,
+                    producer: None,
+                    broker: Some(b),
+                    follower: Some(b),
+                    msg: None,
+                    msg_is_request: false,
+                });
+            }
+        }
+        let log = self.brokers[b].logs.get_mut(&p).expect("log");
+        let new_hw = data.hw.min(log.leo());
+        if new_hw > log.hw {
+            log.hw = new_hw;
+        }
+        if let Some(fs) = self.brokers[b].following.get_mut(&p) {
+            fs.caught_into_epoch = true;
+        }
+        self.follower_fetch(b, p);
+    }
+
+    fn truncate(&mut self, b: usize, p: usize, to: u64, why: &str) {
+        let log = self.brokers[b].logs.get_mut(&p).expect("log");
+        let leo = log.leo();
+        if to >= leo {
+            return;
+        }
+        let removed: Vec<RecId> = log.entries[to as usize..]
+            .iter()
+            .filter_map(|e| e.rec)
+            .collect();
+        let actual = log.truncate_to(to);
+        let (bn, pname) = (Self::bname(b), self.parts[p].name.clone());
+        tr!(
+            self,
+            "{bn} truncates {pname} to offset {actual} ({why}), dropping {}",
+            rec_list(&self.recs, &removed)
+        );
+        for r in removed {
+            self.why(
+                r,
+                format!("{bn} truncated its log to offset {actual}: {why}; this copy is gone"),
+            );
+        }
+    }
+
+    /// R-F3: a follower rejoins the ISR once it has reached the HW and the current epoch.
+    fn maybe_expand_isr(&mut self, b: usize, p: usize, f: usize) {
+        let hw = self.brokers[b].logs[&p].hw;
+        let Some(ls) = self.brokers[b].leading.get(&p) else {
+            return;
+        };
+        if ls.isr.contains(&f) || ls.pending_isr.is_some() {
+            return;
+        }
+        let Some(fleo) = ls.followers.get(&f).and_then(|s| s.leo) else {
+            return;
+        };
+        if fleo >= hw && fleo >= ls.epoch_start {
+            let mut isr = ls.isr.clone();
+            isr.push(f);
+            self.send_alter_isr(b, p, isr, &format!("{} caught up", Self::bname(f)));
+        }
+    }
+
+    /// R-F2: every replica.lag.time.max.ms / 2 the leader drops followers that are not caught up.
+    fn isr_shrink_check(&mut self, b: usize) {
+        let lag = self.sc.cluster.replica_lag_time_max_ms * MS;
+        let now = self.now;
+        let parts: Vec<usize> = self.brokers[b].leading.keys().copied().collect();
+        for p in parts {
+            let leo = self.brokers[b].logs[&p].leo();
+            let ls = &self.brokers[b].leading[&p];
+            if let Some((_, since)) = &ls.pending_isr {
+                if now.saturating_sub(*since) < 5000 * MS {
+                    continue;
+                }
+            }
+            let out: Vec<usize> = ls
+                .isr
+                .iter()
+                .copied()
+                .filter(|&r| r != b)
+                .filter(|r| {
+                    ls.followers
+                        .get(r)
+                        .map(|s| s.leo != Some(leo) && now.saturating_sub(s.last_caught_up) > lag)
+                        .unwrap_or(false)
+                })
+                .collect();
+            if !out.is_empty() {
+                let isr: Vec<usize> = ls
+                    .isr
+                    .iter()
+                    .copied()
+                    .filter(|r| !out.contains(r))
+                    .collect();
+                let names: Vec<String> = out.iter().map(|&r| Self::bname(r)).collect();
+                self.send_alter_isr(
+                    b,
+                    p,
+                    isr,
+                    &format!(
+                        "{} fell behind for longer than replica.lag.time.max.ms",
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+
+    fn send_alter_isr(&mut self, b: usize, p: usize, isr: Vec<usize>, why: &str) {
+        let now = self.now;
+        let ls = self.brokers[b].leading.get_mut(&p).expect("leader");
+        let mut ordered: Vec<usize> = self.parts[p]
+            .replicas
+            .iter()
+            .copied()
+            .filter(|r| isr.contains(r))
+            .collect();
+        ordered.dedup();
+        ls.pending_isr = Some((ordered.clone(), now));
+        let (le, pe) = (ls.epoch, ls.pepoch);
+        tr!(
+            self,
+            "{} asks the controller to set the ISR of {} to [{}]: {why}",
+            Self::bname(b),
+            self.parts[p].name,
+            names(&ordered)
+        );
+        self.send(
+            Node::Broker(b),
+            Node::Controller,
+            Body::AlterIsr {
+                part: p,
+                leader_epoch: le,
+                pepoch: pe,
+                isr: ordered,
+            },
+        );
+    }
+
+    fn on_alter_isr_resp(&mut self, b: usize, p: usize, res: Result<PartState, KErr>) {
+        match res {
+            Ok(st) => self.apply_part_state(b, p, st),
+            Err(_) => {
+                if let Some(ls) = self.brokers[b].leading.get_mut(&p) {
+                    ls.pending_isr = None;
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // The controller (KRaft quorum, modelled as one always-available node)
+
+    fn ctrl_receive(&mut self, m: Msg) {
+        let Node::Broker(b) = m.from else { return };
+        match m.body.clone() {
+            Body::Heartbeat { inc } => {
+                if self.ctrl.inc[b] != inc {
+                    // A restarted broker registers with a new incarnation: the controller fences
+                    // the old one first, so it leaves every ISR and leadership.
+                    if !self.ctrl.fenced[b] {
+                        self.ctrl_fence(
+                            b,
+                            &format!("{} re-registered after a restart", Self::bname(b)),
+                        );
+                    }
+                    self.ctrl.inc[b] = inc;
+                }
+                self.ctrl.last_hb[b] = self.now;
+                self.ctrl.hb_seq[b] += 1;
+                let seq = self.ctrl.hb_seq[b];
+                let session = self.sc.cluster.broker_session_timeout_ms * MS;
+                self.push(self.now + session, Ev::FenceCheck { b, seq });
+                if self.ctrl.fenced[b] {
+                    self.ctrl_unfence(b);
+                }
+            }
+            Body::AlterIsr {
+                part,
+                leader_epoch,
+                pepoch,
+                isr,
+            } => {
+                let st = &self.ctrl.parts[part];
+                let res = if st.leader != Some(b) || st.epoch != leader_epoch {
+                    Err(KErr::FencedLeaderEpoch)
+                } else if st.pepoch != pepoch {
+                    Err(KErr::InvalidUpdateVersion)
+                } else if isr
+                    .iter()
+                    .any(|&r| !st.isr.contains(&r) && self.ctrl.fenced[r])
+                    || !isr.contains(&b)
+                {
+                    Err(KErr::InvalidUpdateVersion)
+                } else {
+                    let st = &mut self.ctrl.parts[part];
+                    st.isr = isr;
+                    st.pepoch += 1;
+                    let st = st.clone();
+                    tr!(
+                        self,
+                        "controller: ISR of {} is now [{}] (partition epoch {})",
+                        self.parts[part].name,
+                        names(&st.isr),
+                        st.pepoch
+                    );
+                    Ok(st)
+                };
+                let ok = res.is_ok();
+                self.reply(&m, Body::AlterIsrResp { part, res });
+                if ok {
+                    self.ctrl_publish(&[part]);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends the state of the given partitions to every broker (brokers replay the metadata
+    /// log; a broker cut off from the controller simply does not hear of it).
+    fn ctrl_publish(&mut self, parts: &[usize]) {
+        if parts.is_empty() {
+            return;
+        }
+        let states: Vec<(usize, PartState)> = parts
+            .iter()
+            .map(|&p| (p, self.ctrl.parts[p].clone()))
+            .collect();
+        for b in 0..self.brokers.len() {
+            self.send(
+                Node::Controller,
+                Node::Broker(b),
+                Body::Meta {
+                    parts: states.clone(),
+                },
+            );
+        }
+    }
+
+    /// R-F2 / R-G1 / R-G2: a fenced broker leaves every ISR (but the last member stays) and
+    /// loses leadership; the controller elects the first live ISR member in assignment order,
+    /// or, if allowed, the first live replica (unclean).
+    fn ctrl_fence(&mut self, b: usize, why: &str) {
+        self.ctrl.fenced[b] = true;
+        tr!(self, "controller fences {}: {why}", Self::bname(b));
+        let mut changed = Vec::new();
+        for p in 0..self.parts.len() {
+            let st = &mut self.ctrl.parts[p];
+            let mut ch = false;
+            if st.isr.contains(&b) && st.isr.len() > 1 {
+                st.isr.retain(|&r| r != b);
+                ch = true;
+            }
+            if st.leader == Some(b) {
+                st.leader = None;
+                ch = true;
+            }
+            if ch {
+                self.ctrl_elect(p, why);
+                changed.push(p);
+            }
+        }
+        self.ctrl_publish(&changed);
+    }
+
+    fn ctrl_unfence(&mut self, b: usize) {
+        self.ctrl.fenced[b] = false;
+        tr!(self, "controller unfences {}", Self::bname(b));
+        let mut changed = Vec::new();
+        for p in 0..self.parts.len() {
+            if self.ctrl.parts[p].leader.is_none()
+                && self.parts[p].replicas.contains(&b)
+                && self.ctrl_elect(p, &format!("{} is back", Self::bname(b)))
+            {
+                changed.push(p);
+            }
+        }
+        self.ctrl_publish(&changed);
+        // The returning broker replays the whole metadata log.
+        let all: Vec<(usize, PartState)> = (0..self.parts.len())
+            .map(|p| (p, self.ctrl.parts[p].clone()))
+            .collect();
+        self.send(Node::Controller, Node::Broker(b), Body::Meta { parts: all });
+    }
+
+    /// Elects a leader if the current one is not valid. Returns whether anything changed.
+    fn ctrl_elect(&mut self, p: usize, why: &str) -> bool {
+        let replicas = self.parts[p].replicas.clone();
+        let fenced = self.ctrl.fenced.clone();
+        let st = &mut self.ctrl.parts[p];
+        if let Some(l) = st.leader {
+            if !fenced[l] && st.isr.contains(&l) {
+                return false;
+            }
+        }
+        let old = st.leader;
+        let clean = replicas
+            .iter()
+            .copied()
+            .find(|&r| !fenced[r] && st.isr.contains(&r));
+        let mut unclean = false;
+        let new = match clean {
+            Some(r) => Some(r),
+            None if self.parts[p].unclean => {
+                let r = replicas.iter().copied().find(|&r| !fenced[r]);
+                if r.is_some() {
+                    unclean = true;
+                }
+                r
+            }
+            None => None,
+        };
+        if new == old && new.is_none() {
+            st.pepoch += 1;
+            let name = self.parts[p].name.clone();
+            let isr = names(&self.ctrl.parts[p].isr);
+            tr!(self, "controller: {name} has no leader: no live ISR member (ISR [{isr}]) and unclean election is off");
+            self.partition_why(p, None, format!("controller left {name} leaderless: the ISR [{isr}] has no live member and unclean.leader.election.enable=false"));
+            return true;
+        }
+        st.leader = new;
+        st.epoch += 1;
+        st.pepoch += 1;
+        if unclean {
+            st.isr = vec![new.expect("unclean has a leader")];
+        }
+        let (epoch, isr) = (st.epoch, st.isr.clone());
+        let name = self.parts[p].name.clone();
+        match new {
+            Some(l) => {
+                let kind = if unclean {
+                    "UNCLEAN election (data loss possible)"
+                } else {
+                    "clean election: first live ISR member in assignment order"
+                };
+                tr!(self, "controller elects {} leader of {name} in epoch {epoch} ({kind}; {why}); ISR [{}]", Self::bname(l), names(&isr));
+                self.partition_why(
+                    p,
+                    Some(l),
+                    format!(
+                        "controller elected {} leader of {name} in epoch {epoch} ({kind}; {why})",
+                        Self::bname(l)
+                    ),
+                );
+            }
+            None => {
+                tr!(self, "controller: {name} has no leader in epoch {epoch}: no live ISR member (ISR [{}]) and unclean election is off", names(&isr));
+                self.partition_why(p, None, format!("controller left {name} leaderless: the ISR [{}] has no live member and unclean.leader.election.enable=false", names(&isr)));
+            }
+        }
+        true
+    }
+
+    /// Adds a line to the why-chain of the records this partition change matters to: those
+    /// some replica holds but the new leader does not.
+    fn partition_why(&mut self, p: usize, new_leader: Option<usize>, line: String) {
+        let have: BTreeSet<RecId> = match new_leader {
+            Some(l) => self.brokers[l]
+                .logs
+                .get(&p)
+                .map(|lg| lg.entries.iter().filter_map(|e| e.rec).collect())
+                .unwrap_or_default(),
+            None => BTreeSet::new(),
+        };
+        let mut affected = BTreeSet::new();
+        for br in &self.brokers {
+            if let Some(lg) = br.logs.get(&p) {
+                for e in &lg.entries {
+                    if let Some(r) = e.rec {
+                        if !have.contains(&r) {
+                            affected.insert(r);
+                        }
+                    }
+                }
+            }
+        }
+        for r in affected {
+            self.why(r, line.clone());
+        }
+    }
+
+    /// `auto.leader.rebalance.enable`: move leadership back to the preferred replica.
+    fn ctrl_preferred_election(&mut self) {
+        let mut changed = Vec::new();
+        for p in 0..self.parts.len() {
+            let pref = self.parts[p].replicas[0];
+            let st = &mut self.ctrl.parts[p];
+            if st.leader.is_some()
+                && st.leader != Some(pref)
+                && !self.ctrl.fenced[pref]
+                && st.isr.contains(&pref)
+            {
+                st.leader = Some(pref);
+                st.epoch += 1;
+                st.pepoch += 1;
+                let epoch = st.epoch;
+                tr!(self, "controller moves leadership of {} back to preferred replica {} (epoch {epoch}, auto.leader.rebalance.enable)", self.parts[p].name, Self::bname(pref));
+                changed.push(p);
+            }
+        }
+        self.ctrl_publish(&changed);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Producers
+
+    fn producer_receive(&mut self, p: usize, m: Msg) {
+        match m.body {
+            Body::ProduceResp { req, part: _, res } => {
+                let Some(r) = self.producers[p].reqs.remove(&req) else {
+                    return;
+                };
+                self.producers[p].inflight_to[r.broker] -= 1;
+                if let Some(bid) = r.batch {
+                    self.batch_result(p, bid, res);
+                }
+                self.producer_poll(p);
+            }
+            Body::Disconnect { broker } => {
+                let reqs: Vec<u64> = self.producers[p]
+                    .reqs
+                    .iter()
+                    .filter(|(_, r)| r.broker == broker)
+                    .map(|(k, _)| *k)
+                    .collect();
+                if !reqs.is_empty() {
+                    tr!(
+                        self,
+                        "{}: connection to {} lost",
+                        self.producers[p].cfg.name,
+                        Self::bname(broker)
+                    );
+                }
+                for k in reqs {
+                    let r = self.producers[p].reqs.remove(&k).expect("listed");
+                    self.producers[p].inflight_to[broker] -= 1;
+                    if let Some(bid) = r.batch {
+                        self.batch_result(p, bid, Err(KErr::Network));
+                    }
+                }
+                let pr = &mut self.producers[p];
+                if matches!(pr.init, Init::Sent(..)) {
+                    pr.init = Init::Needed;
+                }
+                if pr.meta_req.map(|(_, b, _)| b == broker).unwrap_or(false) {
+                    pr.meta_req = None;
+                    pr.meta_wanted = true;
+                }
+                pr.meta_wanted = true;
+                self.producer_poll(p);
+            }
+            Body::InitPidResp { req, pid, epoch } => {
+                let pr = &mut self.producers[p];
+                if pr.init != Init::Sent(req, pr.wake.unwrap_or(0))
+                    && !matches!(pr.init, Init::Sent(r, _) if r == req)
+                {
+                    return;
+                }
+                let bumped = pr.pid == pid;
+                pr.pid = pid;
+                pr.epoch = epoch;
+                pr.init = Init::Ready;
+                pr.bump = false;
+                // A new producer id or epoch restarts every partition's sequence at 0; queued
+                // batches that had sequences get new ones when drained.
+                for pp in pr.parts.iter_mut() {
+                    pp.next_seq = 0;
+                    pp.last_acked = -1;
+                    pp.unresolved = false;
+                }
+                let ids: Vec<u64> = pr
+                    .batches
+                    .iter()
+                    .filter(|(_, b)| !b.in_flight)
+                    .map(|(k, _)| *k)
+                    .collect();
+                for k in ids {
+                    if let Some(b) = pr.batches.get_mut(&k) {
+                        b.seq = None;
+                    }
+                }
+                let name = pr.cfg.name.clone();
+                if bumped {
+                    tr!(self, "{name}: producer epoch bumped to {epoch} (pid {pid}); sequences restart at 0");
+                } else {
+                    tr!(self, "{name}: InitProducerId gave pid {pid} epoch {epoch}");
+                }
+                self.producer_poll(p);
+            }
+            Body::MetaResp { req, leaders } => {
+                let pr = &mut self.producers[p];
+                if pr.meta_req.map(|(r, _, _)| r == req).unwrap_or(false) {
+                    pr.meta_req = None;
+                    pr.meta_wanted = false;
+                    pr.meta = leaders;
+                }
+                self.producer_poll(p);
+            }
+            _ => {}
+        }
+    }
+
+    fn backoff(&mut self, attempts: u32, cfg_ms: u64, max_ms: u64) -> Time {
+        if self.sc.version >= Version::V3_9 {
+            // KIP-580 (3.7): exponential backoff with 20% jitter, capped at retry.backoff.max.ms.
+            let exp = cfg_ms
+                .saturating_mul(1u64 << attempts.saturating_sub(1).min(20))
+                .min(max_ms.max(cfg_ms));
+            let j = (exp * MS / 5).max(1);
+            let r = self.rng.next_u64() % (2 * j + 1);
+            (exp * MS + r).saturating_sub(j)
+        } else {
+            cfg_ms * MS
+        }
+    }
+
+    fn batch_result(&mut self, p: usize, bid: u64, res: Result<u64, KErr>) {
+        let Some(batch) = self.producers[p].batches.get(&bid).cloned() else {
+            return;
+        };
+        let name = self.producers[p].cfg.name.clone();
+        let part = batch.part;
+        {
+            let pr = &mut self.producers[p];
+            let pp = &mut pr.parts[part];
+            if let Some(s) = batch.seq {
+                pp.inflight.remove(&(s, bid));
+            }
+            pp.n_inflight = pp.n_inflight.saturating_sub(1);
+            if let Some(b) = pr.batches.get_mut(&bid) {
+                b.in_flight = false;
+            }
+        }
+        match res {
+            Ok(base) => {
+                let pr = &mut self.producers[p];
+                if let Some(s) = batch.seq {
+                    if batch.epoch == pr.epoch {
+                        let last = s + batch.recs.len() as i32 - 1;
+                        pr.parts[part].last_acked = pr.parts[part].last_acked.max(last);
+                    }
+                }
+                pr.batches.remove(&bid);
+                pr.parts[part].dq.retain(|&x| x != bid);
+                tr!(
+                    self,
+                    "{name}: send of {} acknowledged (offset {base})",
+                    rec_list(&self.recs, &batch.recs)
+                );
+                for (i, &r) in batch.recs.iter().enumerate() {
+                    self.recs[r as usize].status = RecStatus::Acked((base + i as u64) as i64);
+                    self.why(r, format!("{name} got the ack: the application sees a successful send (offset {})", base + i as u64));
+                    self.hooks.push(HookEv {
+                        hook: Hook::Response,
+                        rec: r,
+                        part,
+                        producer: Some(p),
+                        broker: None,
+                        follower: None,
+                        msg: None,
+                        msg_is_request: false,
+                    });
+                }
+            }
+            Err(e) => {
+                let cfg = self.producers[p].cfg.clone();
+                let expired = self.now >= batch.created + cfg.delivery_timeout_ms * MS;
+                let can_retry = e.retriable() && (batch.attempts as u64) < cfg.retries && !expired;
+                for &r in &batch.recs {
+                    self.errors.push(ClientError {
+                        at: self.now,
+                        client: name.clone(),
+                        record: Some(self.recs[r as usize].id.clone()),
+                        error: e.exception().into(),
+                        retried: can_retry,
+                        raised: false,
+                    });
+                }
+                if can_retry {
+                    let attempts = batch.attempts + 1;
+                    let back =
+                        self.backoff(attempts, cfg.retry_backoff_ms, cfg.retry_backoff_max_ms);
+                    let now = self.now;
+                    let pr = &mut self.producers[p];
+                    if e.needs_metadata() {
+                        pr.meta_wanted = true;
+                    }
+                    if cfg.idempotence && e == KErr::OutOfOrderSequence {
+                        // R-D1: if this is the next sequence the broker should have had, the gap is
+                        // real (the leader lost earlier batches): bump the epoch and resend.
+                        let next_expected = pr.parts[part].last_acked + 1;
+                        if batch.seq == Some(next_expected) && batch.epoch == pr.epoch {
+                            pr.bump = true;
+                        }
+                    }
+                    let b = pr.batches.get_mut(&bid).expect("batch");
+                    b.attempts = attempts;
+                    b.retry_at = now + back;
+                    if b.epoch != pr.epoch {
+                        b.seq = None;
+                    }
+                    // R-B4: idempotent retries go back in sequence order; without idempotence
+                    // a retry simply goes to the front and may overtake nothing or land late.
+                    let dq = &mut pr.parts[part].dq;
+                    dq.retain(|&x| x != bid);
+                    if cfg.idempotence && b.seq.is_some() {
+                        let s = b.seq;
+                        let pos = dq
+                            .iter()
+                            .position(|x| {
+                                pr.batches
+                                    .get(x)
+                                    .map(|ob| ob.seq.is_none() || ob.seq > s)
+                                    .unwrap_or(true)
+                            })
+                            .unwrap_or(dq.len());
+                        dq.insert(pos, bid);
+                    } else {
+                        dq.push_front(bid);
+                    }
+                    tr!(
+                        self,
+                        "{name}: {} for {}; retrying (attempt {})",
+                        e.code(),
+                        rec_list(&self.recs, &batch.recs),
+                        attempts + 1
+                    );
+                    for &r in &batch.recs {
+                        self.why(r, format!("{name} got {} and will retry", e.exception()));
+                    }
+                } else {
+                    let reason = if expired {
+                        "delivery.timeout.ms has passed"
+                    } else if !e.retriable() {
+                        "not retriable"
+                    } else {
+                        "retries exhausted"
+                    };
+                    self.fail_batch(p, bid, e.exception(), reason, false);
+                }
+            }
+        }
+    }
+
+    fn fail_batch(
+        &mut self,
+        p: usize,
+        bid: u64,
+        exception: &'static str,
+        reason: &str,
+        raised: bool,
+    ) {
+        let Some(batch) = self.producers[p].batches.remove(&bid) else {
+            return;
+        };
+        let name = self.producers[p].cfg.name.clone();
+        let part = batch.part;
+        let pr = &mut self.producers[p];
+        pr.parts[part].dq.retain(|&x| x != bid);
+        if let Some(s) = batch.seq {
+            if pr.cfg.idempotence && batch.epoch == pr.epoch {
+                // The client cannot know whether the batch was written: its sequence is
+                // unresolved until later batches tell, else the epoch is bumped (R-B5). A
+                // failed last batch simply gives its sequence numbers back.
+                let n = batch.recs.len() as i32;
+                if pr.parts[part].next_seq == s + n
+                    && !batch.in_flight
+                    && exception != "TimeoutException"
+                {
+                    pr.parts[part].next_seq = s;
+                } else {
+                    pr.parts[part].unresolved = true;
+                }
+            }
+        }
+        tr!(
+            self,
+            "{name}: send of {} failed with {exception} ({reason})",
+            rec_list(&self.recs, &batch.recs)
+        );
+        for &r in &batch.recs {
+            if raised {
+                self.errors.push(ClientError {
+                    at: self.now,
+                    client: name.clone(),
+                    record: Some(self.recs[r as usize].id.clone()),
+                    error: exception.into(),
+                    retried: false,
+                    raised: true,
+                });
+            }
+            self.recs[r as usize].status = RecStatus::Failed(exception);
+            self.why(
+                r,
+                format!("{name} reported {exception} to the application ({reason})"),
+            );
+            self.hooks.push(HookEv {
+                hook: Hook::Response,
+                rec: r,
+                part,
+                producer: Some(p),
+                broker: None,
+                follower: None,
+                msg: None,
+                msg_is_request: false,
+            });
+        }
+    }
+
+    /// The application calls send(): the record goes into the accumulator (R-B1).
+    fn producer_send(&mut self, p: usize, rec: RecId) {
+        let part = self.recs[rec as usize].part;
+        let size = self.recs[rec as usize].size as u64;
+        self.send_counter += 1;
+        let order = self.send_counter;
+        let inst = self.producers[p].inst;
+        {
+            let r = &mut self.recs[rec as usize];
+            if r.send_order.is_none() {
+                r.send_order = Some(order);
+            }
+            r.status = RecStatus::InFlight;
+            r.instance = inst;
+        }
+        let now = self.now;
+        let name = self.producers[p].cfg.name.clone();
+        let pr = &mut self.producers[p];
+        let batch_size = pr.cfg.batch_size;
+        let open = pr.parts[part].dq.back().copied().filter(|id| {
+            let b = &pr.batches[id];
+            b.seq.is_none() && b.attempts == 0 && !b.in_flight && b.bytes + size <= batch_size
+        });
+        match open {
+            Some(id) => {
+                let b = pr.batches.get_mut(&id).expect("open batch");
+                b.recs.push(rec);
+                b.bytes += size;
+            }
+            None => {
+                self.next_id += 1;
+                let id = self.next_id;
+                let pr = &mut self.producers[p];
+                pr.batches.insert(
+                    id,
+                    PBatch {
+                        part,
+                        recs: vec![rec],
+                        bytes: size,
+                        created: now,
+                        seq: None,
+                        epoch: -1,
+                        attempts: 0,
+                        retry_at: 0,
+                        in_flight: false,
+                    },
+                );
+                pr.parts[part].dq.push_back(id);
+            }
+        }
+        tr!(
+            self,
+            "{name}: send({}) to {}",
+            self.recs[rec as usize].id,
+            self.parts[part].name
+        );
+        self.why(
+            rec,
+            format!(
+                "application called {name}.send() for {}",
+                self.parts[part].name
+            ),
+        );
+        self.hooks.push(HookEv {
+            hook: Hook::Send,
+            rec,
+            part,
+            producer: Some(p),
+            broker: None,
+            follower: None,
+            msg: None,
+            msg_is_request: false,
+        });
+        self.producer_poll(p);
+    }
+
+    /// The sender thread: expire, resolve sequences, refresh metadata, drain ready batches,
+    /// then arrange to wake at the next deadline.
+    fn producer_poll(&mut self, p: usize) {
+        if !self.producers[p].alive {
+            return;
+        }
+        let now = self.now;
+        let cfg = self.producers[p].cfg.clone();
+        let name = cfg.name.clone();
+
+        // Request timeouts: the client disconnects and fails what was in flight there (R-B3).
+        let timed_out: Vec<(u64, usize)> = self.producers[p]
+            .reqs
+            .iter()
+            .filter(|(_, r)| r.deadline <= now)
+            .map(|(k, r)| (*k, r.broker))
+            .collect();
+        for (k, broker) in timed_out {
+            if let Some(r) = self.producers[p].reqs.remove(&k) {
+                self.producers[p].inflight_to[broker] -= 1;
+                tr!(
+                    self,
+                    "{name}: no response from {} within request.timeout.ms",
+                    Self::bname(broker)
+                );
+                if let Some(bid) = r.batch {
+                    self.batch_result(p, bid, Err(KErr::RequestTimedOut));
+                }
+                let others: Vec<u64> = self.producers[p]
+                    .reqs
+                    .iter()
+                    .filter(|(_, r)| r.broker == broker)
+                    .map(|(k, _)| *k)
+                    .collect();
+                for k2 in others {
+                    if let Some(r2) = self.producers[p].reqs.remove(&k2) {
+                        self.producers[p].inflight_to[broker] -= 1;
+                        if let Some(bid) = r2.batch {
+                            self.batch_result(p, bid, Err(KErr::Network));
+                        }
+                    }
+                }
+                self.producers[p].meta_wanted = true;
+            }
+        }
+        if let Init::Sent(_, deadline) = self.producers[p].init {
+            if deadline <= now {
+                self.producers[p].init = Init::Needed;
+            }
+        }
+        if let Some((_, _, deadline)) = self.producers[p].meta_req {
+            if deadline <= now {
+                self.producers[p].meta_req = None;
+                self.producers[p].meta_wanted = true;
+            }
+        }
+
+        // Delivery timeout (R-B5): batches expire from creation, queued or in flight.
+        let dt = cfg.delivery_timeout_ms * MS;
+        let expired: Vec<u64> = self.producers[p]
+            .batches
+            .iter()
+            .filter(|(_, b)| now >= b.created + dt)
+            .map(|(k, _)| *k)
+            .collect();
+        for bid in expired {
+            let in_flight = self.producers[p].batches[&bid].in_flight;
+            if in_flight {
+                let pr = &mut self.producers[p];
+                let b = &pr.batches[&bid];
+                let part = b.part;
+                if let Some(s) = b.seq {
+                    pr.parts[part].inflight.remove(&(s, bid));
+                }
+                pr.parts[part].n_inflight = pr.parts[part].n_inflight.saturating_sub(1);
+                for r in pr.reqs.values_mut() {
+                    if r.batch == Some(bid) {
+                        r.batch = None;
+                    }
+                }
+            }
+            let n = self.producers[p].batches[&bid].recs.len();
+            let pn = self.parts[self.producers[p].batches[&bid].part]
+                .name
+                .clone();
+            self.fail_batch(
+                p,
+                bid,
+                "TimeoutException",
+                &format!(
+                    "Expiring {n} record(s) for {pn}: {} ms has passed since batch creation",
+                    cfg.delivery_timeout_ms
+                ),
+                true,
+            );
+        }
+
+        // Idempotent producer id, and the epoch bump for unresolved sequences (R-B5, R-D1).
+        if cfg.idempotence {
+            let pr = &mut self.producers[p];
+            for pp in pr.parts.iter_mut() {
+                if pp.unresolved && pp.n_inflight == 0 {
+                    if pp.next_seq == pp.last_acked + 1 {
+                        pp.unresolved = false;
+                    } else {
+                        pr.bump = true;
+                    }
+                }
+            }
+            let needs = pr.init == Init::Needed
+                || (pr.bump
+                    && pr.init == Init::Ready
+                    && pr.parts.iter().all(|pp| pp.n_inflight == 0));
+            if needs {
+                let bump = if pr.bump && pr.pid >= 0 {
+                    Some((pr.pid, pr.epoch))
+                } else {
+                    None
+                };
+                let nb = self.brokers.len();
+                let broker = pr.rr % nb;
+                pr.rr += 1;
+                self.next_id += 1;
+                let req = self.next_id;
+                let pr = &mut self.producers[p];
+                let deadline = now + cfg.request_timeout_ms * MS;
+                pr.init = Init::Sent(req, deadline);
+                let inst = pr.inst;
+                self.send(
+                    Node::Producer(p, inst),
+                    Node::Broker(broker),
+                    Body::InitPid { req, bump },
+                );
+            }
+        }
+
+        // Metadata refresh.
+        if self.producers[p].meta_wanted && self.producers[p].meta_req.is_none() {
+            let pr = &mut self.producers[p];
+            let nb = self.brokers.len();
+            let broker = pr.rr % nb;
+            pr.rr += 1;
+            self.next_id += 1;
+            let req = self.next_id;
+            let pr = &mut self.producers[p];
+            pr.meta_req = Some((req, broker, now + cfg.request_timeout_ms * MS));
+            let inst = pr.inst;
+            self.send(
+                Node::Producer(p, inst),
+                Node::Broker(broker),
+                Body::MetaReq { req },
+            );
+        }
+
+        // Drain.
+        let mut wake: Option<Time> = None;
+        let mut note = |t: Time| wake = Some(wake.map_or(t, |w: Time| w.min(t)));
+        let nparts = self.producers[p].parts.len();
+        for part in 0..nparts {
+            loop {
+                let pr = &self.producers[p];
+                let Some(&bid) = pr.parts[part].dq.front() else {
+                    break;
+                };
+                let b = &pr.batches[&bid];
+                let ready = pr.parts[part].dq.len() > 1
+                    || b.attempts > 0
+                    || pr.closing
+                    || b.bytes >= cfg.batch_size
+                    || now >= b.created + cfg.linger_ms * MS;
+                if !ready {
+                    note(b.created + cfg.linger_ms * MS);
+                    break;
+                }
+                if b.retry_at > now {
+                    note(b.retry_at);
+                    break;
+                }
+                if cfg.idempotence {
+                    if pr.init != Init::Ready || pr.bump {
+                        break;
+                    }
+                    // RA.shouldStopDrainBatchesForPartition: a retried batch goes only when it is
+                    // the first in flight; new batches wait while sequences are unresolved.
+                    if b.seq.is_some() && pr.parts[part].n_inflight > 0 {
+                        break;
+                    }
+                    if b.seq.is_none() && pr.parts[part].unresolved {
+                        break;
+                    }
+                }
+                if cfg.max_in_flight == 1 && pr.parts[part].n_inflight > 0 {
+                    // guaranteeMessageOrder: the partition is muted while a batch is in flight.
+                    break;
+                }
+                let Some(leader) = pr.meta[part] else {
+                    self.producers[p].meta_wanted = true;
+                    break;
+                };
+                if pr.inflight_to[leader] >= cfg.max_in_flight {
+                    break;
+                }
+                self.send_batch(p, bid, leader);
+            }
+        }
+        if self.producers[p].meta_wanted && self.producers[p].meta_req.is_none() {
+            // A leader was unknown: refresh now (the loop above set the flag).
+            let pr = &mut self.producers[p];
+            let nb = self.brokers.len();
+            let broker = pr.rr % nb;
+            pr.rr += 1;
+            self.next_id += 1;
+            let req = self.next_id;
+            let pr = &mut self.producers[p];
+            pr.meta_req = Some((req, broker, now + cfg.request_timeout_ms * MS));
+            let inst = pr.inst;
+            self.send(
+                Node::Producer(p, inst),
+                Node::Broker(broker),
+                Body::MetaReq { req },
+            );
+        }
+        let pr = &self.producers[p];
+        for r in pr.reqs.values() {
+            note(r.deadline);
+        }
+        for b in pr.batches.values() {
+            note(b.created + dt);
+        }
+        if let Init::Sent(_, d) = pr.init {
+            note(d);
+        }
+        if let Some((_, _, d)) = pr.meta_req {
+            note(d);
+        }
+        // A metadata refresh that keeps failing is retried after retry.backoff.ms.
+        if pr.meta_wanted && pr.meta_req.is_none() {
+            note(now + cfg.retry_backoff_ms * MS);
+        }
+        if let Some(w) = wake {
+            let w = w.max(now + 1);
+            if pr.wake.map(|x| x > w || x < now).unwrap_or(true) {
+                let inst = pr.inst;
+                self.producers[p].wake = Some(w);
+                self.push(w, Ev::ProducerWake { p, inst });
+            }
+        }
+        // A closing producer whose buffers are empty is closed.
+        let pr = &self.producers[p];
+        if pr.closing && pr.batches.is_empty() {
+            self.producers[p].alive = false;
+            self.producers[p].closed = true;
+            tr!(self, "{name}: closed");
+        }
+    }
+
+    fn send_batch(&mut self, p: usize, bid: u64, leader: usize) {
+        let now = self.now;
+        let cfg = self.producers[p].cfg.clone();
+        self.next_id += 1;
+        let req = self.next_id;
+        let pr = &mut self.producers[p];
+        let (pid, epoch) = (pr.pid, pr.epoch);
+        let part = pr.batches[&bid].part;
+        pr.parts[part].dq.pop_front();
+        let b = pr.batches.get_mut(&bid).expect("batch");
+        if cfg.idempotence && b.seq.is_none() {
+            b.seq = Some(pr.parts[part].next_seq);
+            b.epoch = epoch;
+            pr.parts[part].next_seq += b.recs.len() as i32;
+        }
+        let b = pr.batches.get_mut(&bid).expect("batch");
+        b.in_flight = true;
+        let seq = b.seq;
+        let n = b.recs.len() as i32;
+        let recs = b.recs.clone();
+        let bytes = b.bytes;
+        let attempt = b.attempts;
+        let bepoch = if cfg.idempotence { b.epoch } else { -1 };
+        pr.parts[part].n_inflight += 1;
+        if let Some(s) = seq {
+            pr.parts[part].inflight.insert((s, bid));
+        }
+        let entries: Vec<Entry> = recs
+            .iter()
+            .map(|&r| Entry {
+                rec: Some(r),
+                control: None,
+                pid: if cfg.idempotence { pid } else { -1 },
+                epoch: bepoch,
+                base_seq: seq.unwrap_or(-1),
+                last_seq: seq.map(|s| s + n - 1).unwrap_or(-1),
+                batch_base: 0,
+                leader_epoch: 0,
+                txn: false,
+                append_time: 0,
+                batch_id: bid * 1000 + attempt as u64 % 1000,
+            })
+            .collect();
+        let inst = pr.inst;
+        let acks = cfg.acks;
+        let timeout = cfg.request_timeout_ms * MS;
+        let key = self.send(
+            Node::Producer(p, inst),
+            Node::Broker(leader),
+            Body::Produce {
+                req,
+                part,
+                batch: entries,
+                bytes,
+                acks,
+                timeout,
+            },
+        );
+        let name = cfg.name.clone();
+        let seqtxt = seq
+            .map(|s| format!(" pid {pid} epoch {bepoch} seq {s}"))
+            .unwrap_or_default();
+        tr!(
+            self,
+            "{name}: produce request to {} for {}{}{}",
+            Self::bname(leader),
+            rec_list(&self.recs, &recs),
+            seqtxt,
+            if attempt > 0 {
+                format!(" (retry {attempt})")
+            } else {
+                String::new()
+            }
+        );
+        for &r in &recs {
+            self.why(
+                r,
+                format!(
+                    "{name} sent it to {} (acks={}{}{})",
+                    Self::bname(leader),
+                    acks_name(acks),
+                    seqtxt,
+                    if attempt > 0 {
+                        format!(", retry {attempt}")
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
+            self.hooks.push(HookEv {
+                hook: Hook::Request,
+                rec: r,
+                part,
+                producer: Some(p),
+                broker: None,
+                follower: None,
+                msg: key,
+                msg_is_request: true,
+            });
+        }
+        if acks == 0 {
+            // R-B2: acks=0 completes at once, successfully, with offset -1.
+            let pr = &mut self.producers[p];
+            pr.parts[part].n_inflight -= 1;
+            if let Some(s) = seq {
+                pr.parts[part].inflight.remove(&(s, bid));
+            }
+            pr.batches.remove(&bid);
+            for &r in &recs {
+                self.recs[r as usize].status = RecStatus::Acked(-1);
+                self.why(
+                    r,
+                    format!("{name} completed the send at once (acks=0: no response is expected)"),
+                );
+                self.hooks.push(HookEv {
+                    hook: Hook::Response,
+                    rec: r,
+                    part,
+                    producer: Some(p),
+                    broker: None,
+                    follower: None,
+                    msg: None,
+                    msg_is_request: false,
+                });
+            }
+        } else {
+            let pr = &mut self.producers[p];
+            pr.reqs.insert(
+                req,
+                PReq {
+                    batch: Some(bid),
+                    broker: leader,
+                    deadline: now + timeout,
+                },
+            );
+            pr.inflight_to[leader] += 1;
+        }
+    }
+
+    fn producer_crash(&mut self, p: usize) {
+        let pr = &mut self.producers[p];
+        if !pr.alive {
+            return;
+        }
+        pr.alive = false;
+        pr.crashed = true;
+        pr.inst += 1;
+        let name = pr.cfg.name.clone();
+        let recs: Vec<RecId> = pr
+            .batches
+            .values()
+            .flat_map(|b| b.recs.iter().copied())
+            .collect();
+        self.reset_producer(p);
+        tr!(
+            self,
+            "{name} crashes with {} unanswered record(s)",
+            recs.len()
+        );
+        for r in recs {
+            self.recs[r as usize].status = RecStatus::NoAnswer;
+            self.why(r, format!("{name} crashed before it was answered"));
+        }
+    }
+
+    fn reset_producer(&mut self, p: usize) {
+        let nb = self.brokers.len();
+        let np = self.parts.len();
+        let pr = &mut self.producers[p];
+        pr.batches.clear();
+        pr.reqs.clear();
+        pr.inflight_to = vec![0; nb];
+        pr.parts = vec![
+            PPart {
+                last_acked: -1,
+                ..Default::default()
+            };
+            np
+        ];
+        pr.init = if pr.cfg.idempotence {
+            Init::Needed
+        } else {
+            Init::Ready
+        };
+        pr.bump = false;
+        pr.pid = -1;
+        pr.epoch = -1;
+        pr.meta = vec![None; np];
+        pr.meta_req = None;
+        pr.meta_wanted = true;
+        pr.wake = None;
+    }
+
+    fn producer_restart(&mut self, p: usize, resend: bool) {
+        if self.producers[p].alive || self.producers[p].closed {
+            return;
+        }
+        self.reset_producer(p);
+        let pr = &mut self.producers[p];
+        pr.alive = true;
+        pr.crashed = false;
+        let inst = pr.inst;
+        let name = pr.cfg.name.clone();
+        tr!(
+            self,
+            "{name} restarts (a new instance: a new producer id if idempotent)"
+        );
+        if resend {
+            let again: Vec<RecId> = (0..self.recs.len() as RecId)
+                .filter(|&r| {
+                    let ri = &self.recs[r as usize];
+                    ri.producer == p && ri.status == RecStatus::NoAnswer && ri.instance + 1 == inst
+                })
+                .collect();
+            for r in again {
+                self.why(
+                    r,
+                    format!(
+                        "the restarted {name} re-sends it (an application-level retry: a new copy)"
+                    ),
+                );
+                self.producer_send(p, r);
+            }
+        }
+        let paused = std::mem::take(&mut self.producers[p].paused);
+        for t in paused {
+            self.push(self.now, Ev::AppStep { table: t });
+        }
+        self.producer_poll(p);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // The application
+
+    fn app_step(&mut self, t: usize) {
+        if self.tables[t].done {
+            return;
+        }
+        let table = &self.sc.sends[t];
+        let p = table.producer;
+        let pr = &self.producers[p];
+        if pr.crashed {
+            // Scheduled sends wait for the restart.
+            if !self.producers[p].paused.contains(&t) {
+                self.producers[p].paused.push(t);
+            }
+            return;
+        }
+        if pr.closed || pr.closing {
+            self.tables[t].done = true;
+            self.start_next_table(t);
+            return;
+        }
+        let i = self.tables[t].next;
+        let every = table.every_ms * MS;
+        let len = table.records.len();
+        let rec = self.rec_index(t, i);
+        self.tables[t].next += 1;
+        self.producer_send(p, rec);
+        if i + 1 < len {
+            self.push(self.now + every, Ev::AppStep { table: t });
+        } else {
+            self.tables[t].done = true;
+            self.start_next_table(t);
+        }
+    }
+
+    fn rec_index(&self, t: usize, i: usize) -> RecId {
+        let before: usize = self.sc.sends[..t].iter().map(|s| s.records.len()).sum();
+        (before + i) as RecId
+    }
+
+    fn start_next_table(&mut self, t: usize) {
+        if t + 1 < self.sc.sends.len() && self.sc.sends[t + 1].at_ms.is_none() {
+            self.push(self.now, Ev::AppStep { table: t + 1 });
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Faults
+
+    fn fire_hooks(&mut self) {
+        if self.hooks.is_empty() {
+            return;
+        }
+        let hooks = std::mem::take(&mut self.hooks);
+        if self.sc.faults.is_empty() {
+            return;
+        }
+        for h in hooks {
+            for i in 0..self.sc.faults.len() {
+                let f = &self.sc.faults[i];
+                if self.fault_fired[i] && !f.every {
+                    continue;
+                }
+                if !matches!(f.when, When::On(x) if x == h.hook) {
+                    continue;
+                }
+                if !self.hook_matches(f, &h) {
+                    continue;
+                }
+                self.fault_fired[i] = true;
+                self.apply_fault(i, Some(&h));
+            }
+        }
+    }
+
+    fn hook_matches(&self, f: &Fault, h: &HookEv) -> bool {
+        let r = &self.recs[h.rec as usize];
+        if let Some(id) = &f.record {
+            if &r.id != id {
+                return false;
+            }
+        }
+        if let Some(t) = f.topic {
+            if self.parts[h.part].topic != t {
+                return false;
+            }
+        }
+        if let Some(pn) = f.partition {
+            if self.parts[h.part].index != pn {
+                return false;
+            }
+        }
+        if let Some(pi) = f.producer {
+            if r.producer != pi {
+                return false;
+            }
+        }
+        if let Some(fb) = f.follower {
+            if h.follower != Some(fb) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The partition a fault is about: the hooked record's, else its topic/partition filters,
+    /// else the first partition.
+    fn fault_partition(&self, f: &Fault, h: Option<&HookEv>) -> usize {
+        if let Some(h) = h {
+            return h.part;
+        }
+        if let Some(id) = &f.record {
+            if let Some(r) = self.recs.iter().find(|r| &r.id == id) {
+                return r.part;
+            }
+        }
+        let t = f.topic.unwrap_or(0);
+        let pi = f.partition.unwrap_or(0);
+        self.parts
+            .iter()
+            .position(|p| p.topic == t && p.index == pi)
+            .unwrap_or(0)
+    }
+
+    fn resolve_broker(&self, f: &Fault, h: Option<&HookEv>) -> Option<usize> {
+        let target = f.target.as_deref()?;
+        if let Some(b) = crate::scenario::parse_broker(target, self.brokers.len()) {
+            return Some(b);
+        }
+        let p = self.fault_partition(f, h);
+        match target {
+            "leader" => {
+                if let Some(h) = h {
+                    if matches!(h.hook, Hook::LeaderAppend | Hook::Ack) {
+                        return h.broker;
+                    }
+                }
+                self.ctrl.parts[p].leader
+            }
+            "follower" => {
+                if let Some(h) = h {
+                    if h.hook == Hook::Replicate {
+                        return h.follower;
+                    }
+                }
+                let leader = self.ctrl.parts[p].leader;
+                self.parts[p]
+                    .replicas
+                    .iter()
+                    .copied()
+                    .find(|&r| Some(r) != leader && self.brokers[r].alive)
+            }
+            _ => None,
+        }
+    }
+
+    fn resolve_producer(&self, f: &Fault, h: Option<&HookEv>) -> usize {
+        if let Some(n) = &f.target {
+            if let Some(i) = self.producers.iter().position(|p| &p.cfg.name == n) {
+                return i;
+            }
+        }
+        if let Some(h) = h {
+            if let Some(p) = h.producer {
+                return p;
+            }
+            return self.recs[h.rec as usize].producer;
+        }
+        f.producer.unwrap_or(0)
+    }
+
+    fn apply_fault(&mut self, idx: usize, h: Option<&HookEv>) {
+        let f = self.sc.faults[idx].clone();
+        let when = match (&f.when, h) {
+            (When::On(hook), Some(h)) => {
+                format!("on {} of {}", hook.name(), self.recs[h.rec as usize].id)
+            }
+            _ => "scheduled".into(),
+        };
+        let act = f.action.name();
+        let mut said = format!("fault[{idx}] {act} ({when})");
+        match f.action {
+            Action::KillBroker
+            | Action::WipeBroker
+            | Action::PowerLoss
+            | Action::RestartBroker
+            | Action::IsolateBroker
+            | Action::SlowFollower => {
+                let Some(b) = self.resolve_broker(&f, h) else {
+                    tr!(
+                        self,
+                        "{said}: no broker matches target {:?}; nothing happens",
+                        f.target
+                    );
+                    return;
+                };
+                said = format!("{said} on {}", Self::bname(b));
+                tr!(self, "{said}");
+                self.faults_log.push((self.now, said.clone()));
+                match f.action {
+                    Action::KillBroker => self.broker_die(b, Death::Crash),
+                    Action::WipeBroker => self.broker_die(b, Death::Wipe),
+                    Action::PowerLoss => self.broker_die(b, Death::PowerLoss(f.unflushed_ms * MS)),
+                    Action::RestartBroker => self.broker_restart(b),
+                    Action::IsolateBroker => {
+                        self.brokers[b].isolated = true;
+                        self.brokers[b].isolated_from_clients = f.from_clients;
+                    }
+                    _ => {
+                        self.brokers[b].slow_until = self.now + f.duration_ms * MS;
+                        self.push(self.now + f.duration_ms * MS, Ev::SlowEnd { b });
+                    }
+                }
+            }
+            Action::Heal => {
+                let targets: Vec<usize> = match self.resolve_broker(&f, h) {
+                    Some(b) => vec![b],
+                    None => (0..self.brokers.len()).collect(),
+                };
+                tr!(self, "{said}: {} reconnected", names(&targets));
+                self.faults_log.push((self.now, said));
+                for b in targets {
+                    self.brokers[b].isolated = false;
+                    self.brokers[b].isolated_from_clients = false;
+                    // Fetches that went nowhere are retried at once.
+                    let parts: Vec<usize> = self.brokers[b].following.keys().copied().collect();
+                    for p in parts {
+                        if let Some(fs) = self.brokers[b].following.get_mut(&p) {
+                            fs.outstanding = None;
+                        }
+                        self.follower_fetch(b, p);
+                    }
+                }
+            }
+            Action::DropRequest
+            | Action::DropResponse
+            | Action::DelayRequest
+            | Action::DelayResponse => {
+                let Some(h) = h else { return };
+                let Some(key) = h.msg else {
+                    tr!(self, "{said}: the message was already lost");
+                    return;
+                };
+                let on_reply = matches!(f.action, Action::DropResponse | Action::DelayResponse)
+                    && h.msg_is_request;
+                let drop = matches!(f.action, Action::DropRequest | Action::DropResponse);
+                self.faults_log.push((self.now, said.clone()));
+                if on_reply {
+                    if let Some(Ev::Deliver(m)) = self.queue.get_mut(&key) {
+                        if drop {
+                            m.drop_reply = true;
+                        } else {
+                            m.delay_reply += f.duration_ms * MS;
+                        }
+                    }
+                    tr!(
+                        self,
+                        "{said}: the response to that request will be {}",
+                        if drop {
+                            "lost".to_string()
+                        } else {
+                            format!("{} ms late", f.duration_ms)
+                        }
+                    );
+                } else if let Some(ev) = self.queue.remove(&key) {
+                    if drop {
+                        tr!(self, "{said}: the message is lost on the wire");
+                        self.why(
+                            h.rec,
+                            format!(
+                                "fault: the {} carrying it was lost on the wire",
+                                if h.msg_is_request {
+                                    "produce request"
+                                } else {
+                                    "produce response"
+                                }
+                            ),
+                        );
+                    } else {
+                        let at = key.0 + f.duration_ms * MS;
+                        tr!(
+                            self,
+                            "{said}: the message arrives {} ms late",
+                            f.duration_ms
+                        );
+                        self.push(at, ev);
+                    }
+                }
+            }
+            Action::CrashProducer => {
+                let p = self.resolve_producer(&f, h);
+                tr!(self, "{said}");
+                self.faults_log.push((self.now, said));
+                self.producer_crash(p);
+            }
+            Action::RestartProducer => {
+                let p = self.resolve_producer(&f, h);
+                tr!(
+                    self,
+                    "{said}{}",
+                    if f.resend_unanswered {
+                        " (resend = unanswered)"
+                    } else {
+                        ""
+                    }
+                );
+                self.faults_log.push((self.now, said));
+                self.producer_restart(p, f.resend_unanswered);
+            }
+            Action::CloseProducer => {
+                let p = self.resolve_producer(&f, h);
+                tr!(self, "{said}: close() flushes, then closes");
+                self.faults_log.push((self.now, said));
+                if self.producers[p].alive {
+                    self.producers[p].closing = true;
+                    self.producer_poll(p);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn broker_die(&mut self, b: usize, how: Death) {
+        if !self.brokers[b].alive {
+            return;
+        }
+        let bn = Self::bname(b);
+        let br = &mut self.brokers[b];
+        br.alive = false;
+        br.silent = matches!(how, Death::PowerLoss(_));
+        br.leading.clear();
+        br.following.clear();
+        let now = self.now;
+        match how {
+            Death::Crash => {}
+            Death::Wipe => {
+                let lost: Vec<RecId> = br
+                    .logs
+                    .values()
+                    .flat_map(|l| l.entries.iter().filter_map(|e| e.rec))
+                    .collect();
+                for l in br.logs.values_mut() {
+                    *l = Log::default();
+                }
+                for r in lost {
+                    self.why(r, format!("{bn}'s disk was wiped: its copy is gone"));
+                }
+            }
+            Death::PowerLoss(window) => {
+                // R-E8: Kafka does not fsync each write; what the page cache held is lost.
+                let parts: Vec<usize> = br.logs.keys().copied().collect();
+                for p in parts {
+                    let log = &self.brokers[b].logs[&p];
+                    if let Some(first) = log
+                        .entries
+                        .iter()
+                        .position(|e| e.append_time + window > now)
+                    {
+                        self.truncate(b, p, first as u64, "power loss: unflushed writes are gone");
+                    }
+                }
+            }
+        }
+        // A crashed process's connections are reset: peers notice at once. After a power loss
+        // they only notice by timing out.
+        if !matches!(how, Death::PowerLoss(_)) {
+            for p in 0..self.producers.len() {
+                if self.producers[p].alive && self.producers[p].reqs.values().any(|r| r.broker == b)
+                {
+                    let inst = self.producers[p].inst;
+                    self.send(
+                        Node::Broker(b),
+                        Node::Producer(p, inst),
+                        Body::Disconnect { broker: b },
+                    );
+                }
+            }
+            for o in 0..self.brokers.len() {
+                if o != b
+                    && self.brokers[o].alive
+                    && self.brokers[o].following.values().any(|f| f.leader == b)
+                {
+                    self.send(
+                        Node::Broker(b),
+                        Node::Broker(o),
+                        Body::Disconnect { broker: b },
+                    );
+                }
+            }
+        }
+    }
+
+    fn broker_restart(&mut self, b: usize) {
+        if self.brokers[b].alive {
+            return;
+        }
+        let br = &mut self.brokers[b];
+        br.alive = true;
+        br.silent = false;
+        br.inc += 1;
+        br.slow_until = 0;
+        for m in br.meta.iter_mut() {
+            *m = None;
+        }
+        for l in br.logs.values_mut() {
+            // The checkpointed HW can be behind; it is never past the log end.
+            l.hw = l.hw.min(l.leo());
+        }
+        let inc = br.inc;
+        self.push(self.now, Ev::Heartbeat { b, inc });
+        let lag = self.sc.cluster.replica_lag_time_max_ms * MS / 2;
+        self.push(self.now + lag, Ev::IsrCheck { b, inc });
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Invariants and the end of a run
+
+    /// Checked after every event; a violation stops the run (it is a bug in the engine).
+    fn check_invariants(&self) -> Result<(), SimError> {
+        let fail = |m: String| {
+            Err(SimError::Invariant {
+                at: self.now,
+                message: m,
+            })
+        };
+        for (b, br) in self.brokers.iter().enumerate() {
+            for (&p, log) in &br.logs {
+                if log.hw > log.leo() {
+                    return fail(format!(
+                        "{} {}: high watermark {} is above the log end offset {}",
+                        Self::bname(b),
+                        self.parts[p].name,
+                        log.hw,
+                        log.leo()
+                    ));
+                }
+                for w in log.epochs.windows(2) {
+                    if w[0].0 >= w[1].0 || w[0].1 > w[1].1 {
+                        return fail(format!(
+                            "{} {}: leader-epoch cache is not increasing: {:?}",
+                            Self::bname(b),
+                            self.parts[p].name,
+                            log.epochs
+                        ));
+                    }
+                }
+            }
+            for (&p, fs) in &br.following {
+                if !fs.caught_into_epoch || !br.alive {
+                    continue;
+                }
+                let l = fs.leader;
+                let lb = &self.brokers[l];
+                let Some(ls) = lb.leading.get(&p) else {
+                    continue;
+                };
+                if !lb.alive || ls.epoch != fs.epoch {
+                    continue;
+                }
+                // A follower that has fetched in the leader's epoch holds a prefix of its log.
+                let (fl, ll) = (&br.logs[&p], &lb.logs[&p]);
+                if fl.leo() > ll.leo() {
+                    return fail(format!(
+                        "{} {}: follower log end {} is past its leader {}'s {} in epoch {}",
+                        Self::bname(b),
+                        self.parts[p].name,
+                        fl.leo(),
+                        Self::bname(l),
+                        ll.leo(),
+                        ls.epoch
+                    ));
+                }
+                if fl.leo() > 0 {
+                    let i = fl.leo() as usize - 1;
+                    let (a, c) = (&fl.entries[i], &ll.entries[i]);
+                    if a.rec != c.rec || a.batch_id != c.batch_id || a.control != c.control {
+                        return fail(format!("{} {}: follower offset {i} differs from leader {} after catching up in epoch {}", Self::bname(b), self.parts[p].name, Self::bname(l), ls.epoch));
+                    }
+                }
+            }
+        }
+        // At most one leader per epoch, and the controller's view is consistent.
+        for (p, st) in self.ctrl.parts.iter().enumerate() {
+            if st.isr.is_empty() {
+                return fail(format!(
+                    "{}: the controller emptied the ISR (only ELR may do that)",
+                    self.parts[p].name
+                ));
+            }
+            if let Some(l) = st.leader {
+                if !st.isr.contains(&l) {
+                    return fail(format!(
+                        "{}: leader {} is not in the ISR",
+                        self.parts[p].name,
+                        Self::bname(l)
+                    ));
+                }
+            }
+            let leaders: Vec<usize> = self
+                .brokers
+                .iter()
+                .enumerate()
+                .filter(|(_, br)| br.alive && br.leading.get(&p).map(|l| l.epoch) == Some(st.epoch))
+                .map(|(b, _)| b)
+                .collect();
+            if leaders.len() > 1 {
+                return fail(format!(
+                    "{}: two leaders in epoch {}: {}",
+                    self.parts[p].name,
+                    st.epoch,
+                    names(&leaders)
+                ));
+            }
+            for (b, br) in self.brokers.iter().enumerate() {
+                if let Some(ls) = br.leading.get(&p) {
+                    if ls.epoch > st.epoch {
+                        return fail(format!(
+                            "{}: {} leads epoch {} which the controller never created",
+                            self.parts[p].name,
+                            Self::bname(b),
+                            ls.epoch
+                        ));
+                    }
+                    if let Some(&first) = self.leaders_by_epoch.get(&(p, ls.epoch)) {
+                        if first != b {
+                            return fail(format!(
+                                "{}: epoch {} was led by {} and then by {}",
+                                self.parts[p].name,
+                                ls.epoch,
+                                Self::bname(first),
+                                Self::bname(b)
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        for pr in &self.producers {
+            for (b, &n) in pr.inflight_to.iter().enumerate() {
+                if n > pr.cfg.max_in_flight {
+                    return fail(format!("{} has {n} requests in flight to {} (max.in.flight.requests.per.connection={})", pr.cfg.name, Self::bname(b), pr.cfg.max_in_flight));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Nothing left to happen: the application is done, no fault is still scheduled, every
+    /// client is idle and the cluster has settled (every live replica caught up).
+    fn quiescent(&self) -> bool {
+        if self.tables.iter().any(|t| !t.done) {
+            // A table waiting on a crashed producer that nothing will restart is done too.
+            let waiting_forever = self.tables.iter().enumerate().all(|(i, t)| {
+                t.done
+                    || (self.producers[self.sc.sends[i].producer].crashed
+                        && !self.restart_pending(self.sc.sends[i].producer))
+            });
+            if !waiting_forever {
+                return false;
+            }
+        }
+        let horizon_faults = self.queue.values().any(|e| {
+            matches!(
+                e,
+                Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. }
+            )
+        });
+        if horizon_faults {
+            return false;
+        }
+        for pr in &self.producers {
+            if pr.alive
+                && (!pr.batches.is_empty()
+                    || !pr.reqs.is_empty()
+                    || matches!(pr.init, Init::Sent(..)))
+            {
+                return false;
+            }
+        }
+        for (b, br) in self.brokers.iter().enumerate() {
+            if br.alive == self.ctrl.fenced[b] && !br.isolated {
+                return false;
+            }
+            if !br.alive && !self.ctrl.fenced[b] {
+                return false;
+            }
+        }
+        for (p, st) in self.ctrl.parts.iter().enumerate() {
+            let Some(l) = st.leader else { continue };
+            let lb = &self.brokers[l];
+            let Some(ls) = lb.leading.get(&p) else {
+                return false;
+            };
+            if ls.epoch != st.epoch || ls.pending_isr.is_some() {
+                return false;
+            }
+            let log = &lb.logs[&p];
+            if log.hw != log.leo()
+                && !(self.sc.version.hw_frozen_under_min_isr()
+                    && ls.isr.len() < self.eff_min_isr(p))
+            {
+                return false;
+            }
+            for &r in &self.parts[p].replicas {
+                let rb = &self.brokers[r];
+                if r == l || !rb.alive || rb.isolated {
+                    continue;
+                }
+                let rl = &rb.logs[&p];
+                if rl.leo() != log.leo() || rl.hw != log.hw || !st.isr.contains(&r) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn restart_pending(&self, p: usize) -> bool {
+        self.queue.values().any(|e| matches!(e, Ev::Fault { idx } if self.sc.faults[*idx].action == Action::RestartProducer && self.resolve_producer(&self.sc.faults[*idx], None) == p))
+            || self.sc.faults.iter().enumerate().any(|(i, f)| f.action == Action::RestartProducer && matches!(f.when, When::On(_)) && !self.fault_fired[i])
+    }
+
+    /// The final log of a partition (format: "Fates"): the leader's, or with no leader the
+    /// first ISR member's in assignment order; up to that log's high watermark.
+    pub fn final_log(&self, p: usize) -> (usize, &Log) {
+        let st = &self.ctrl.parts[p];
+        let b = st.leader.unwrap_or_else(|| {
+            self.parts[p]
+                .replicas
+                .iter()
+                .copied()
+                .find(|r| st.isr.contains(r))
+                .unwrap_or(self.parts[p].replicas[0])
+        });
+        (b, &self.brokers[b].logs[&p])
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Death {
+    Crash,
+    Wipe,
+    PowerLoss(Time),
+}
+
+pub fn names(bs: &[usize]) -> String {
+    bs.iter()
+        .map(|&b| Sim::bname(b))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn node_name(n: Node) -> String {
+    match n {
+        Node::Broker(b) => Sim::bname(b),
+        Node::Controller => "controller".into(),
+        Node::Producer(p, _) => format!("producer#{p}"),
+    }
+}
+
+fn acks_name(a: i8) -> &'static str {
+    match a {
+        -1 => "all",
+        0 => "0",
+        _ => "1",
+    }
+}
+
+fn rec_list(recs: &[crate::sim::RecInfo], ids: &[RecId]) -> String {
+    let mut s = String::new();
+    let n = ids.len();
+    for (i, &r) in ids.iter().enumerate() {
+        if i == 4 && n > 6 {
+            let _ = write!(s, " … {}", recs[ids[n - 1] as usize].id);
+            let _ = write!(s, " ({n} records)");
+            return s;
+        }
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(&recs[r as usize].id);
+    }
+    if s.is_empty() {
+        s.push_str("(no records)");
+    }
+    s
+}
+
+/// Control batches (markers) are not produced by this milestone's engine; the enum exists so
+/// logs and reports already speak of them.
+pub fn marker_name(c: Control) -> &'static str {
+    match c {
+        Control::Commit => "COMMIT",
+        Control::Abort => "ABORT",
+    }
+}
