@@ -8,8 +8,7 @@
 
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: kafka-lab run FILE [--trace] | kafka-lab check FILE | kafka-lab bench [RECORDS]";
+const USAGE: &str = "usage: kafka-lab run FILE [--trace] | kafka-lab check FILE | kafka-lab bench [RECORDS]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,11 +20,7 @@ fn main() -> ExitCode {
                 eprintln!("{USAGE}");
                 return ExitCode::from(2);
             };
-            if let Some(bad) = args
-                .iter()
-                .skip(1)
-                .find(|a| a.starts_with("--") && *a != "--trace")
-            {
+            if let Some(bad) = args.iter().skip(1).find(|a| a.starts_with("--") && *a != "--trace") {
                 eprintln!("kafka-lab: unknown option {bad}\n{USAGE}");
                 return ExitCode::from(2);
             }
@@ -36,9 +31,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let max: Option<u64> = std::env::var("KAFKA_LAB_MAX_EVENTS")
-                .ok()
-                .and_then(|v| v.parse().ok());
+            let max: Option<u64> = std::env::var("KAFKA_LAB_MAX_EVENTS").ok().and_then(|v| v.parse().ok());
             let result = match max {
                 Some(m) => klab::run_bounded(&text, trace, m),
                 None => klab::run(&text, trace),
@@ -84,7 +77,15 @@ fn main() -> ExitCode {
                 Ok((sim, report)) => {
                     let secs = start.elapsed().as_secs_f64();
                     let fates = klab::bench::fate_counts(&report);
-                    println!("native: {} records, {} events in {:.3} s = {:.2} M events/s; simulated {} ms; fates {}", n, sim.events, secs, sim.events as f64 / secs / 1e6, report.end_ms, fates);
+                    println!(
+                        "native: {} records, {} events in {:.3} s = {:.2} M events/s; simulated {} ms; fates {}",
+                        n,
+                        sim.events,
+                        secs,
+                        sim.events as f64 / secs / 1e6,
+                        report.end_ms,
+                        fates
+                    );
                     if let Some(kb) = peak_rss_kb() {
                         println!("native: peak memory (VmHWM) {:.1} MiB", kb as f64 / 1024.0);
                     }
@@ -105,10 +106,5 @@ fn main() -> ExitCode {
 
 fn peak_rss_kb() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
 }

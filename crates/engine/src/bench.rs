@@ -50,9 +50,5 @@ pub fn fate_counts(r: &Report) -> String {
     for rec in &r.records {
         *counts.entry(rec.fate.as_str()).or_default() += 1;
     }
-    counts
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
 }

@@ -56,10 +56,7 @@ impl ProducerEntry {
         self.batches.back().map(|b| b.last_seq)
     }
     pub fn find_duplicate(&self, first_seq: i32, last_seq: i32) -> Option<BatchMeta> {
-        self.batches
-            .iter()
-            .copied()
-            .find(|b| b.first_seq == first_seq && b.last_seq == last_seq)
+        self.batches.iter().copied().find(|b| b.first_seq == first_seq && b.last_seq == last_seq)
     }
     /// Records a batch; a new epoch clears the cached batches (PSE.maybeUpdateProducerEpoch).
     pub fn add(&mut self, epoch: i16, meta: BatchMeta) {
@@ -117,12 +114,10 @@ impl Log {
         }
         match self.epochs.iter().find(|&&(e, _)| e > epoch) {
             None => (epoch, self.leo()),
-            Some(&(_, higher_start)) => {
-                match self.epochs.iter().rev().find(|&&(e, _)| e <= epoch) {
-                    None => (epoch, higher_start),
-                    Some(&(floor, _)) => (floor, higher_start),
-                }
-            }
+            Some(&(_, higher_start)) => match self.epochs.iter().rev().find(|&&(e, _)| e <= epoch) {
+                None => (epoch, higher_start),
+                Some(&(floor, _)) => (floor, higher_start),
+            },
         }
     }
 
@@ -140,10 +135,7 @@ impl Log {
                 Some(p) if p.batch_id == e.batch_id => p.batch_base,
                 _ => self.leo(),
             };
-            let ends_batch = batch
-                .get(i + 1)
-                .map(|n| n.batch_id != e.batch_id)
-                .unwrap_or(true);
+            let ends_batch = batch.get(i + 1).map(|n| n.batch_id != e.batch_id).unwrap_or(true);
             self.entries.push(e);
             if ends_batch {
                 self.note_batch();
@@ -167,12 +159,7 @@ impl Log {
             }
             return;
         }
-        let meta = BatchMeta {
-            first_seq: e.base_seq,
-            last_seq: e.last_seq,
-            first_offset: first as u64,
-            last_offset: last as u64,
-        };
+        let meta = BatchMeta { first_seq: e.base_seq, last_seq: e.last_seq, first_offset: first as u64, last_offset: last as u64 };
         let (pid, epoch) = (e.pid, e.epoch);
         self.producers.entry(pid).or_default().add(epoch, meta);
     }
@@ -219,12 +206,7 @@ impl Log {
                 } else {
                     ent.add(
                         e.epoch,
-                        BatchMeta {
-                            first_seq: e.base_seq,
-                            last_seq: e.last_seq,
-                            first_offset: i as u64,
-                            last_offset: j as u64,
-                        },
+                        BatchMeta { first_seq: e.base_seq, last_seq: e.last_seq, first_offset: i as u64, last_offset: j as u64 },
                     );
                 }
             }
@@ -265,11 +247,7 @@ mod tests {
         assert_eq!(log.end_offset_for_epoch(5), (5, 3));
         let mut later = Log::default();
         later.append(&[entry(9, 3, 9, 0)]);
-        assert_eq!(
-            later.end_offset_for_epoch(1),
-            (1, 0),
-            "an epoch older than the cache ends where the cache starts"
-        );
+        assert_eq!(later.end_offset_for_epoch(1), (1, 0), "an epoch older than the cache ends where the cache starts");
     }
 
     #[test]
@@ -282,11 +260,7 @@ mod tests {
         log.append(&b);
         log.append(&[entry(3, 0, 2, 2)]);
         assert_eq!(log.producers[&7].last_seq(), Some(2));
-        assert_eq!(
-            log.truncate_to(1),
-            0,
-            "offset 1 is inside the batch starting at 0"
-        );
+        assert_eq!(log.truncate_to(1), 0, "offset 1 is inside the batch starting at 0");
         assert!(log.producers.is_empty());
         assert!(log.epochs.is_empty());
     }
@@ -295,15 +269,7 @@ mod tests {
     fn only_five_batches_are_retained() {
         let mut p = ProducerEntry::default();
         for s in 0..7 {
-            p.add(
-                0,
-                BatchMeta {
-                    first_seq: s,
-                    last_seq: s,
-                    first_offset: s as u64,
-                    last_offset: s as u64,
-                },
-            );
+            p.add(0, BatchMeta { first_seq: s, last_seq: s, first_offset: s as u64, last_offset: s as u64 });
         }
         assert_eq!(p.batches.len(), 5);
         assert!(p.find_duplicate(1, 1).is_none());

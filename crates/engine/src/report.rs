@@ -96,10 +96,7 @@ impl Report {
             let mut by_part: BTreeMap<(usize, usize), Vec<(u64, u64, u32)>> = BTreeMap::new();
             for (i, r) in sim.recs.iter().enumerate() {
                 if let (Some(&off), Some(order)) = (first_offset.get(&(i as u32)), r.send_order) {
-                    by_part
-                        .entry((r.part, r.producer))
-                        .or_default()
-                        .push((off, order, i as u32));
+                    by_part.entry((r.part, r.producer)).or_default().push((off, order, i as u32));
                 }
             }
             for v in by_part.values_mut() {
@@ -126,30 +123,23 @@ impl Report {
                 RecStatus::NoAnswer => "no-answer".to_string(),
             };
             let effect = c;
-            let still_sending = (r.status == RecStatus::InFlight && pr.alive)
-                || (r.status == RecStatus::NotSent && pr.crashed);
-            let fate =
-                if still_sending || above_hw.get(&id).copied().unwrap_or(false) && effect == 0 {
-                    "pending"
-                } else if effect > 1 {
-                    "duplicated"
-                } else if effect == 0
-                    && (matches!(r.status, RecStatus::Failed(_)) || r.status == RecStatus::NotSent)
-                {
-                    "rejected"
-                } else if effect == 0 {
-                    "lost"
-                } else if reordered.contains_key(&id) {
-                    "reordered"
-                } else {
-                    "committed"
-                };
+            let still_sending = (r.status == RecStatus::InFlight && pr.alive) || (r.status == RecStatus::NotSent && pr.crashed);
+            let fate = if still_sending || above_hw.get(&id).copied().unwrap_or(false) && effect == 0 {
+                "pending"
+            } else if effect > 1 {
+                "duplicated"
+            } else if effect == 0 && (matches!(r.status, RecStatus::Failed(_)) || r.status == RecStatus::NotSent) {
+                "rejected"
+            } else if effect == 0 {
+                "lost"
+            } else if reordered.contains_key(&id) {
+                "reordered"
+            } else {
+                "committed"
+            };
             let mut why = r.why.clone();
             if r.why_dropped > 0 {
-                why.insert(
-                    crate::sim::WHY_MAX / 2,
-                    format!("… {} more step(s) …", r.why_dropped),
-                );
+                why.insert(crate::sim::WHY_MAX / 2, format!("… {} more step(s) …", r.why_dropped));
             }
             why.push(fate_sentence(fate, effect, &producer));
             records.push(RecordReport {
@@ -185,23 +175,14 @@ impl Report {
                             ReplicaReport {
                                 broker: Sim::bname(b),
                                 alive: br.alive,
-                                leader_epoch: br.meta[p]
-                                    .as_ref()
-                                    .map(|m| m.epoch)
-                                    .or(log.latest_epoch())
-                                    .unwrap_or(0),
+                                leader_epoch: br.meta[p].as_ref().map(|m| m.epoch).or(log.latest_epoch()).unwrap_or(0),
                                 log: log
                                     .entries
                                     .iter()
                                     .map(|e| {
                                         e.rec
                                             .map(|r| sim.recs[r as usize].id.clone())
-                                            .unwrap_or_else(|| {
-                                                e.control
-                                                    .map(marker_name)
-                                                    .unwrap_or("?")
-                                                    .to_string()
-                                            })
+                                            .unwrap_or_else(|| e.control.map(marker_name).unwrap_or("?").to_string())
                                     })
                                     .collect(),
                                 log_end_offset: log.leo(),
@@ -249,38 +230,17 @@ impl Report {
         let mut failed = Vec::new();
         for (i, ex) in sim.sc.expects.iter().enumerate() {
             match ex {
-                Expect::Fate {
-                    record,
-                    consumer: _,
-                    fate,
-                } => {
-                    let got = self
-                        .records
-                        .iter()
-                        .find(|r| &r.id == record)
-                        .map(|r| r.fate.as_str())
-                        .unwrap_or("(no such record)");
+                Expect::Fate { record, consumer: _, fate } => {
+                    let got = self.records.iter().find(|r| &r.id == record).map(|r| r.fate.as_str()).unwrap_or("(no such record)");
                     if got != fate {
-                        failed.push(format!(
-                            "expect[{i}]: record {record} should be {fate}, but it is {got}"
-                        ));
+                        failed.push(format!("expect[{i}]: record {record} should be {fate}, but it is {got}"));
                     }
                 }
-                Expect::Partition {
-                    topic,
-                    partition,
-                    field,
-                } => {
-                    let pr = self.partitions.iter().find(|p| {
-                        p.topic == sim.sc.topics[*topic].name && p.partition == *partition
-                    });
+                Expect::Partition { topic, partition, field } => {
+                    let pr = self.partitions.iter().find(|p| p.topic == sim.sc.topics[*topic].name && p.partition == *partition);
                     let Some(pr) = pr else { continue };
                     let pname = format!("{}/{}", pr.topic, pr.partition);
-                    let p = sim
-                        .parts
-                        .iter()
-                        .position(|x| x.topic == *topic && x.index == *partition)
-                        .unwrap_or(0);
+                    let p = sim.parts.iter().position(|x| x.topic == *topic && x.index == *partition).unwrap_or(0);
                     let (_, log) = sim.final_log(p);
                     match field {
                         PartitionExpect::Leader(l) => {
@@ -321,9 +281,7 @@ impl Report {
                                 .map(|e| {
                                     e.rec
                                         .map(|r| sim.recs[r as usize].id.clone())
-                                        .unwrap_or_else(|| {
-                                            e.control.map(marker_name).unwrap_or("?").to_string()
-                                        })
+                                        .unwrap_or_else(|| e.control.map(marker_name).unwrap_or("?").to_string())
                                 })
                                 .collect();
                             if &got != want {
@@ -338,9 +296,7 @@ impl Report {
                 }
                 Expect::Error { error } => {
                     if !self.errors.iter().any(|e| &e.error == error) {
-                        failed.push(format!(
-                            "expect[{i}]: some client should have received {error}, but none did"
-                        ));
+                        failed.push(format!("expect[{i}]: some client should have received {error}, but none did"));
                     }
                 }
             }
@@ -353,9 +309,7 @@ impl Report {
 fn fate_sentence(fate: &str, effect: u32, producer: &str) -> String {
     match fate {
         "pending" => "fate: pending — Kafka has not finished with it yet".into(),
-        "duplicated" => format!(
-            "fate: duplicated — {effect} copies are below the high watermark of the final log"
-        ),
+        "duplicated" => format!("fate: duplicated — {effect} copies are below the high watermark of the final log"),
         "rejected" => {
             format!("fate: rejected — no copy survived and the producer reported {producer}")
         }

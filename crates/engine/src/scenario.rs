@@ -63,17 +63,11 @@ impl fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 fn err<T>(key: impl Into<String>, message: impl Into<String>) -> Result<T, ScenarioError> {
-    Err(ScenarioError {
-        key: key.into(),
-        message: message.into(),
-    })
+    Err(ScenarioError { key: key.into(), message: message.into() })
 }
 
 fn config_exception<T>(key: impl Into<String>, msg: impl fmt::Display) -> Result<T, ScenarioError> {
-    err(
-        key,
-        format!("org.apache.kafka.common.config.ConfigException: {msg}"),
-    )
+    err(key, format!("org.apache.kafka.common.config.ConfigException: {msg}"))
 }
 
 #[derive(Clone, Debug)]
@@ -209,22 +203,11 @@ impl Hook {
         ("offset-commit", Hook::OffsetCommit),
     ];
     pub fn name(self) -> &'static str {
-        Hook::ALL
-            .iter()
-            .find(|(_, h)| *h == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
+        Hook::ALL.iter().find(|(_, h)| *h == self).map(|(n, _)| *n).unwrap_or("?")
     }
     /// Hooks whose event sends a message a wire action can act on.
     fn sends_message(self) -> bool {
-        matches!(
-            self,
-            Hook::Request
-                | Hook::Ack
-                | Hook::CommitTransaction
-                | Hook::PrepareCommit
-                | Hook::OffsetCommit
-        )
+        matches!(self, Hook::Request | Hook::Ack | Hook::CommitTransaction | Hook::PrepareCommit | Hook::OffsetCommit)
     }
 }
 
@@ -272,20 +255,10 @@ impl Action {
         ("close-consumer", Action::CloseConsumer),
     ];
     pub fn name(self) -> &'static str {
-        Action::ALL
-            .iter()
-            .find(|(_, a)| *a == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
+        Action::ALL.iter().find(|(_, a)| *a == self).map(|(n, _)| *n).unwrap_or("?")
     }
     pub fn is_wire(self) -> bool {
-        matches!(
-            self,
-            Action::DropRequest
-                | Action::DropResponse
-                | Action::DelayRequest
-                | Action::DelayResponse
-        )
+        matches!(self, Action::DropRequest | Action::DropResponse | Action::DelayRequest | Action::DelayResponse)
     }
     fn on_broker(self) -> bool {
         matches!(
@@ -328,19 +301,9 @@ pub struct Fault {
 
 #[derive(Clone, Debug)]
 pub enum Expect {
-    Fate {
-        record: String,
-        consumer: Option<String>,
-        fate: String,
-    },
-    Partition {
-        topic: usize,
-        partition: u32,
-        field: PartitionExpect,
-    },
-    Error {
-        error: String,
-    },
+    Fate { record: String, consumer: Option<String>, fate: String },
+    Partition { topic: usize, partition: u32, field: PartitionExpect },
+    Error { error: String },
 }
 
 #[derive(Clone, Debug)]
@@ -370,16 +333,7 @@ pub struct Scenario {
     pub notes: Vec<String>,
 }
 
-pub const FATES: [&str; 8] = [
-    "aborted-read",
-    "aborted",
-    "pending",
-    "duplicated",
-    "rejected",
-    "lost",
-    "reordered",
-    "committed",
-];
+pub const FATES: [&str; 8] = ["aborted-read", "aborted", "pending", "duplicated", "rejected", "lost", "reordered", "committed"];
 
 // ---------------------------------------------------------------------------------------------
 // Small typed readers over a TOML table that remember which keys were read, so that an
@@ -395,20 +349,12 @@ impl<'a> Table<'a> {
     fn new(path: impl Into<String>, v: &'a Value) -> Result<Table<'a>, ScenarioError> {
         let path = path.into();
         match v.as_table() {
-            Some(t) => Ok(Table {
-                path,
-                t,
-                seen: Vec::new(),
-            }),
+            Some(t) => Ok(Table { path, t, seen: Vec::new() }),
             None => err(path, format!("expected a table, found {}", v.type_str())),
         }
     }
     fn key(&self, k: &str) -> String {
-        let quoted = if k.contains('.') {
-            format!("\"{k}\"")
-        } else {
-            k.to_string()
-        };
+        let quoted = if k.contains('.') { format!("\"{k}\"") } else { k.to_string() };
         if self.path.is_empty() {
             quoted
         } else {
@@ -426,10 +372,7 @@ impl<'a> Table<'a> {
         match self.get(k) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => err(
-                self.key(k),
-                format!("expected a string, found {}", v.type_str()),
-            ),
+            Some(v) => err(self.key(k), format!("expected a string, found {}", v.type_str())),
         }
     }
     /// Kafka configs take numbers as numbers or numeric strings, as in a .properties file.
@@ -437,13 +380,8 @@ impl<'a> Table<'a> {
         match self.get(k) {
             None => Ok(None),
             Some(Value::Integer(i)) if *i >= 0 => Ok(Some(*i as u64)),
-            Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => {
-                Ok(Some(s.trim().parse().unwrap_or(0)))
-            }
-            Some(v) => err(
-                self.key(k),
-                format!("expected a non-negative whole number, found {}", show(v)),
-            ),
+            Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => Ok(Some(s.trim().parse().unwrap_or(0))),
+            Some(v) => err(self.key(k), format!("expected a non-negative whole number, found {}", show(v))),
         }
     }
     fn bool(&mut self, k: &'static str) -> Result<Option<bool>, ScenarioError> {
@@ -452,10 +390,9 @@ impl<'a> Table<'a> {
             Some(Value::Boolean(b)) => Ok(Some(*b)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(v) => err(
-                self.key(k),
-                format!("Invalid value {} for configuration {k}: Expected value to be either true or false", show(v)),
-            ),
+            Some(v) => {
+                err(self.key(k), format!("Invalid value {} for configuration {k}: Expected value to be either true or false", show(v)))
+            }
         }
     }
     fn str_list(&mut self, k: &'static str) -> Result<Option<Vec<String>>, ScenarioError> {
@@ -465,17 +402,11 @@ impl<'a> Table<'a> {
                 .iter()
                 .map(|v| match v {
                     Value::String(s) => Ok(s.clone()),
-                    other => err(
-                        self.key(k),
-                        format!("expected a list of strings, found {}", show(other)),
-                    ),
+                    other => err(self.key(k), format!("expected a list of strings, found {}", show(other))),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            Some(v) => err(
-                self.key(k),
-                format!("expected a list of strings, found {}", show(v)),
-            ),
+            Some(v) => err(self.key(k), format!("expected a list of strings, found {}", show(v))),
         }
     }
     /// Every key must have been read; the first unknown one is the error.
@@ -485,10 +416,7 @@ impl<'a> Table<'a> {
                 let mut known: Vec<&str> = self.seen.clone();
                 known.sort();
                 known.dedup();
-                return err(
-                    self.key(k),
-                    format!("unknown key; the keys known here are: {}", known.join(", ")),
-                );
+                return err(self.key(k), format!("unknown key; the keys known here are: {}", known.join(", ")));
             }
         }
         Ok(())
@@ -561,12 +489,7 @@ impl Scenario {
         let root: Value = match text.parse::<toml::Table>() {
             Ok(t) => Value::Table(t),
             Err(e) => {
-                let msg = e
-                    .to_string()
-                    .replace('\n', " ")
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let msg = e.to_string().replace('\n', " ").split_whitespace().collect::<Vec<_>>().join(" ");
                 return err("file", format!("not valid TOML: {msg}"));
             }
         };
@@ -574,15 +497,10 @@ impl Scenario {
         let format = top.u64("format")?;
         if let Some(f) = format {
             if f != 1 {
-                return err(
-                    "format",
-                    format!("this lab reads format 1, the file says {f}"),
-                );
+                return err("format", format!("this lab reads format 1, the file says {f}"));
             }
         }
-        let title = top
-            .str("title")?
-            .unwrap_or_else(|| "untitled scenario".into());
+        let title = top.str("title")?.unwrap_or_else(|| "untitled scenario".into());
         let seed = top.u64("seed")?.unwrap_or(0);
         let version = match top.str("kafka")? {
             None => Version::V4_0,
@@ -615,53 +533,30 @@ impl Scenario {
                     out.push(parse_topic(&format!("topic[{i}]"), v, &cluster)?);
                 }
                 if out.is_empty() {
-                    return err(
-                        "topic",
-                        "at least one [[topic]] is needed when the key is present",
-                    );
+                    return err("topic", "at least one [[topic]] is needed when the key is present");
                 }
                 for (i, t) in out.iter().enumerate() {
                     if out[..i].iter().any(|o| o.name == t.name) {
-                        return err(
-                            format!("topic[{i}].name"),
-                            format!("topic \"{}\" is declared twice", t.name),
-                        );
+                        return err(format!("topic[{i}].name"), format!("topic \"{}\" is declared twice", t.name));
                     }
                 }
                 out
             }
-            Some(v) => {
-                return err(
-                    "topic",
-                    format!("expected [[topic]] tables, found {}", v.type_str()),
-                )
-            }
+            Some(v) => return err("topic", format!("expected [[topic]] tables, found {}", v.type_str())),
         };
 
         let producer_values: Vec<(String, &Value)> = match top.get("producer") {
             None => vec![],
             Some(v @ Value::Table(_)) => vec![("producer".into(), v)],
-            Some(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (format!("producer[{i}]"), v))
-                .collect(),
-            Some(v) => {
-                return err(
-                    "producer",
-                    format!("expected a table, found {}", v.type_str()),
-                )
-            }
+            Some(Value::Array(a)) => a.iter().enumerate().map(|(i, v)| (format!("producer[{i}]"), v)).collect(),
+            Some(v) => return err("producer", format!("expected a table, found {}", v.type_str())),
         };
         let several = producer_values.len() > 1;
         let mut producers = Vec::new();
         for (path, v) in &producer_values {
             let p = parse_producer(path, v, version, several, &cluster, &mut notes)?;
             if producers.iter().any(|q: &ProducerCfg| q.name == p.name) {
-                return err(
-                    format!("{path}.name"),
-                    format!("two producers are named \"{}\"", p.name),
-                );
+                return err(format!("{path}.name"), format!("two producers are named \"{}\"", p.name));
             }
             producers.push(p);
         }
@@ -669,17 +564,8 @@ impl Scenario {
         let consumer_values: Vec<(String, &Value)> = match top.get("consumer") {
             None => vec![],
             Some(v @ Value::Table(_)) => vec![("consumer".into(), v)],
-            Some(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (format!("consumer[{i}]"), v))
-                .collect(),
-            Some(v) => {
-                return err(
-                    "consumer",
-                    format!("expected a table, found {}", v.type_str()),
-                )
-            }
+            Some(Value::Array(a)) => a.iter().enumerate().map(|(i, v)| (format!("consumer[{i}]"), v)).collect(),
+            Some(v) => return err("consumer", format!("expected a table, found {}", v.type_str())),
         };
         let several_c = consumer_values.len() > 1;
         let mut consumers = Vec::new();
@@ -696,12 +582,7 @@ impl Scenario {
                     sends.push(parse_send(i, v, &topics, &producers, &mut next_auto_id)?);
                 }
             }
-            Some(v) => {
-                return err(
-                    "send",
-                    format!("expected [[send]] tables, found {}", v.type_str()),
-                )
-            }
+            Some(v) => return err("send", format!("expected [[send]] tables, found {}", v.type_str())),
         }
         if !sends.is_empty() && producers.is_empty() {
             // A send needs a producer: the format lets [producer] be omitted and take defaults.
@@ -718,10 +599,7 @@ impl Scenario {
             if w[0].0 == w[1].0 {
                 return err(
                     format!("send[{}].records", w[1].1),
-                    format!(
-                        "record id \"{}\" is used twice; ids name one record of the application",
-                        w[0].0
-                    ),
+                    format!("record id \"{}\" is used twice; ids name one record of the application", w[0].0),
                 );
             }
         }
@@ -742,17 +620,10 @@ impl Scenario {
             None => {}
             Some(Value::Array(a)) => {
                 for (i, v) in a.iter().enumerate() {
-                    faults.push(parse_fault(
-                        i, v, &cluster, &topics, &producers, &consumers, &sends,
-                    )?);
+                    faults.push(parse_fault(i, v, &cluster, &topics, &producers, &consumers, &sends)?);
                 }
             }
-            Some(v) => {
-                return err(
-                    "fault",
-                    format!("expected [[fault]] tables, found {}", v.type_str()),
-                )
-            }
+            Some(v) => return err("fault", format!("expected [[fault]] tables, found {}", v.type_str())),
         }
 
         let mut expects = Vec::new();
@@ -763,29 +634,11 @@ impl Scenario {
                     expects.push(parse_expect(i, v, &topics, &sends)?);
                 }
             }
-            Some(v) => {
-                return err(
-                    "expect",
-                    format!("expected [[expect]] tables, found {}", v.type_str()),
-                )
-            }
+            Some(v) => return err("expect", format!("expected [[expect]] tables, found {}", v.type_str())),
         }
         top.finish()?;
 
-        Ok(Scenario {
-            title,
-            seed,
-            version,
-            until_ms,
-            cluster,
-            topics,
-            producers,
-            consumers,
-            sends,
-            faults,
-            expects,
-            notes,
-        })
+        Ok(Scenario { title, seed, version, until_ms, cluster, topics, producers, consumers, sends, faults, expects, notes })
     }
 
     pub fn topic_index(&self, name: &str) -> Option<usize> {
@@ -798,79 +651,36 @@ fn parse_cluster(v: Option<&Value>, version: Version) -> Result<ClusterCfg, Scen
     let mut t = Table::new("cluster", v.unwrap_or(&empty))?;
     let brokers = t.u64("brokers")?.unwrap_or(3) as usize;
     if !(1..=9).contains(&brokers) {
-        return err(
-            "cluster.brokers",
-            format!("the lab simulates 1 to 9 brokers, not {brokers}"),
-        );
+        return err("cluster.brokers", format!("the lab simulates 1 to 9 brokers, not {brokers}"));
     }
-    let lag_default = if version >= Version::V2_8 {
-        30000
-    } else {
-        10000
-    };
+    let lag_default = if version >= Version::V2_8 { 30000 } else { 10000 };
     let c = ClusterCfg {
         brokers,
         unclean_leader_election: t.bool("unclean.leader.election.enable")?.unwrap_or(false),
-        replica_lag_time_max_ms: positive(
-            t.key("replica.lag.time.max.ms"),
-            t.u64("replica.lag.time.max.ms")?,
-            lag_default,
-        )?,
+        replica_lag_time_max_ms: positive(t.key("replica.lag.time.max.ms"), t.u64("replica.lag.time.max.ms")?, lag_default)?,
         replica_fetch_wait_max_ms: t.u64("replica.fetch.wait.max.ms")?.unwrap_or(500),
         replica_fetch_backoff_ms: t.u64("replica.fetch.backoff.ms")?.unwrap_or(1000),
-        replica_socket_timeout_ms: positive(
-            t.key("replica.socket.timeout.ms"),
-            t.u64("replica.socket.timeout.ms")?,
-            30000,
-        )?,
-        broker_session_timeout_ms: positive(
-            t.key("broker.session.timeout.ms"),
-            t.u64("broker.session.timeout.ms")?,
-            9000,
-        )?,
-        broker_heartbeat_interval_ms: positive(
-            t.key("broker.heartbeat.interval.ms"),
-            t.u64("broker.heartbeat.interval.ms")?,
-            2000,
-        )?,
-        min_insync_replicas: positive(
-            t.key("min.insync.replicas"),
-            t.u64("min.insync.replicas")?,
-            1,
-        )? as u32,
-        default_replication_factor: positive(
-            t.key("default.replication.factor"),
-            t.u64("default.replication.factor")?,
-            1,
-        )? as u32,
+        replica_socket_timeout_ms: positive(t.key("replica.socket.timeout.ms"), t.u64("replica.socket.timeout.ms")?, 30000)?,
+        broker_session_timeout_ms: positive(t.key("broker.session.timeout.ms"), t.u64("broker.session.timeout.ms")?, 9000)?,
+        broker_heartbeat_interval_ms: positive(t.key("broker.heartbeat.interval.ms"), t.u64("broker.heartbeat.interval.ms")?, 2000)?,
+        min_insync_replicas: positive(t.key("min.insync.replicas"), t.u64("min.insync.replicas")?, 1)? as u32,
+        default_replication_factor: positive(t.key("default.replication.factor"), t.u64("default.replication.factor")?, 1)? as u32,
         auto_leader_rebalance: t.bool("auto.leader.rebalance.enable")?.unwrap_or(true),
-        leader_imbalance_check_interval_ms: t
-            .u64("leader.imbalance.check.interval.seconds")?
-            .unwrap_or(300)
-            * 1000,
+        leader_imbalance_check_interval_ms: t.u64("leader.imbalance.check.interval.seconds")?.unwrap_or(300) * 1000,
         max_message_bytes: t.u64("message.max.bytes")?.unwrap_or(1_048_588),
         transaction_max_timeout_ms: t.u64("transaction.max.timeout.ms")?.unwrap_or(900_000),
-        transaction_partition_verification: t
-            .bool("transaction.partition.verification.enable")?
-            .unwrap_or(version >= Version::V3_6),
+        transaction_partition_verification: t.bool("transaction.partition.verification.enable")?.unwrap_or(version >= Version::V3_6),
         transaction_state_log_min_isr: t.u64("transaction.state.log.min.isr")?.unwrap_or(2) as u32,
-        transaction_state_log_replication_factor: t
-            .u64("transaction.state.log.replication.factor")?
-            .unwrap_or(3) as u32,
-        transaction_abort_cleanup_interval_ms: t
-            .u64("transaction.abort.timed.out.transaction.cleanup.interval.ms")?
-            .unwrap_or(10000),
+        transaction_state_log_replication_factor: t.u64("transaction.state.log.replication.factor")?.unwrap_or(3) as u32,
+        transaction_abort_cleanup_interval_ms: t.u64("transaction.abort.timed.out.transaction.cleanup.interval.ms")?.unwrap_or(10000),
         producer_id_expiration_ms: t.u64("producer.id.expiration.ms")?.unwrap_or(86_400_000),
         latency_ms: t.u64("latency_ms")?.unwrap_or(1),
         jitter_us: t.u64("jitter_us")?.unwrap_or(500),
     };
     // Keys Kafka has that the lab accepts but does not model further.
-    for k in [
-        "offsets.topic.replication.factor",
-        "transaction.state.log.num.partitions",
-        "transactional.id.expiration.ms",
-        "flush.messages",
-    ] {
+    for k in
+        ["offsets.topic.replication.factor", "transaction.state.log.num.partitions", "transactional.id.expiration.ms", "flush.messages"]
+    {
         let _ = t.u64(leak(k))?;
     }
     t.finish()?;
@@ -887,23 +697,13 @@ fn parse_topic(path: &str, v: &Value, cluster: &ClusterCfg) -> Result<TopicCfg, 
     let mut t = Table::new(path, v)?;
     let name = t.str("name")?.unwrap_or_else(|| "orders".into());
     if name.is_empty() || name.contains('/') {
-        return err(
-            t.key("name"),
-            format!("\"{name}\" is not a valid topic name"),
-        );
+        return err(t.key("name"), format!("\"{name}\" is not a valid topic name"));
     }
     let partitions = positive(t.key("partitions"), t.u64("partitions")?, 1)? as u32;
     if partitions > 64 {
-        return err(
-            t.key("partitions"),
-            "the lab draws at most 64 partitions per topic",
-        );
+        return err(t.key("partitions"), "the lab draws at most 64 partitions per topic");
     }
-    let rf = positive(
-        t.key("replication.factor"),
-        t.u64("replication.factor")?,
-        cluster.default_replication_factor as u64,
-    )? as u32;
+    let rf = positive(t.key("replication.factor"), t.u64("replication.factor")?, cluster.default_replication_factor as u64)? as u32;
     if rf as usize > cluster.brokers {
         return err(
             t.key("replication.factor"),
@@ -913,11 +713,7 @@ fn parse_topic(path: &str, v: &Value, cluster: &ClusterCfg) -> Result<TopicCfg, 
             ),
         );
     }
-    let min_isr = positive(
-        t.key("min.insync.replicas"),
-        t.u64("min.insync.replicas")?,
-        cluster.min_insync_replicas as u64,
-    )? as u32;
+    let min_isr = positive(t.key("min.insync.replicas"), t.u64("min.insync.replicas")?, cluster.min_insync_replicas as u64)? as u32;
     let assignment = match t.str_list("assignment")? {
         None => None,
         Some(names) => {
@@ -925,35 +721,18 @@ fn parse_topic(path: &str, v: &Value, cluster: &ClusterCfg) -> Result<TopicCfg, 
             for n in &names {
                 match parse_broker(n, cluster.brokers) {
                     Some(b) if !out.contains(&b) => out.push(b),
-                    Some(_) => {
-                        return err(t.key("assignment"), format!("broker {n} appears twice"))
-                    }
-                    None => {
-                        return err(
-                            t.key("assignment"),
-                            format!(
-                                "\"{n}\" is not a broker of this cluster (b1..b{})",
-                                cluster.brokers
-                            ),
-                        )
-                    }
+                    Some(_) => return err(t.key("assignment"), format!("broker {n} appears twice")),
+                    None => return err(t.key("assignment"), format!("\"{n}\" is not a broker of this cluster (b1..b{})", cluster.brokers)),
                 }
             }
             if out.len() != rf as usize {
-                return err(
-                    t.key("assignment"),
-                    format!("lists {} brokers but replication.factor is {rf}", out.len()),
-                );
+                return err(t.key("assignment"), format!("lists {} brokers but replication.factor is {rf}", out.len()));
             }
             Some(out)
         }
     };
-    let unclean = t
-        .bool("unclean.leader.election.enable")?
-        .unwrap_or(cluster.unclean_leader_election);
-    let max_message_bytes = t
-        .u64("max.message.bytes")?
-        .unwrap_or(cluster.max_message_bytes);
+    let unclean = t.bool("unclean.leader.election.enable")?.unwrap_or(cluster.unclean_leader_election);
+    let max_message_bytes = t.u64("max.message.bytes")?.unwrap_or(cluster.max_message_bytes);
     t.finish()?;
     Ok(TopicCfg {
         name,
@@ -966,19 +745,8 @@ fn parse_topic(path: &str, v: &Value, cluster: &ClusterCfg) -> Result<TopicCfg, 
     })
 }
 
-fn default_producer(
-    version: Version,
-    cluster: &ClusterCfg,
-    notes: &mut Vec<String>,
-) -> Result<ProducerCfg, ScenarioError> {
-    parse_producer(
-        "producer",
-        &Value::Table(Default::default()),
-        version,
-        false,
-        cluster,
-        notes,
-    )
+fn default_producer(version: Version, cluster: &ClusterCfg, notes: &mut Vec<String>) -> Result<ProducerCfg, ScenarioError> {
+    parse_producer("producer", &Value::Table(Default::default()), version, false, cluster, notes)
 }
 
 const PRODUCER_KEYS: [&str; 16] = [
@@ -1011,12 +779,7 @@ fn parse_producer(
     let mut t = Table::new(path, v)?;
     let name = match t.str("name")? {
         Some(n) => n,
-        None if several => {
-            return err(
-                t.key("name"),
-                "several [[producer]] tables need a name each",
-            )
-        }
+        None if several => return err(t.key("name"), "several [[producer]] tables need a name each"),
         None => "producer".into(),
     };
     let raw: Vec<(String, String)> = PRODUCER_KEYS
@@ -1054,7 +817,12 @@ fn parse_producer(
                 "all" | "-1" => -1,
                 "0" => 0,
                 "1" => 1,
-                _ => return config_exception(t.key("acks"), format!("Invalid value {s} for configuration acks: String must be one of: all, -1, 0, 1")),
+                _ => {
+                    return config_exception(
+                        t.key("acks"),
+                        format!("Invalid value {s} for configuration acks: String must be one of: all, -1, 0, 1"),
+                    )
+                }
             }
         }
     };
@@ -1063,13 +831,14 @@ fn parse_producer(
     let retries = t.u64("retries")?.unwrap_or(i32::MAX as u64);
     let mif = t.u64("max.in.flight.requests.per.connection")?.unwrap_or(5);
     if mif == 0 {
-        return config_exception(t.key("max.in.flight.requests.per.connection"), "Invalid value 0 for configuration max.in.flight.requests.per.connection: Value must be at least 1");
+        return config_exception(
+            t.key("max.in.flight.requests.per.connection"),
+            "Invalid value 0 for configuration max.in.flight.requests.per.connection: Value must be at least 1",
+        );
     }
     let transactional_id = t.str("transactional.id")?.filter(|s| !s.is_empty());
     let request_timeout_ms = t.u64("request.timeout.ms")?.unwrap_or(30000);
-    let linger_ms = t
-        .u64("linger.ms")?
-        .unwrap_or(if version >= Version::V4_0 { 5 } else { 0 });
+    let linger_ms = t.u64("linger.ms")?.unwrap_or(if version >= Version::V4_0 { 5 } else { 0 });
     let delivery_set = t.u64("delivery.timeout.ms")?;
     let retry_backoff_ms = t.u64("retry.backoff.ms")?.unwrap_or(100);
     let retry_backoff_max_ms = t.u64("retry.backoff.max.ms")?.unwrap_or(1000);
@@ -1094,24 +863,24 @@ fn parse_producer(
             // 2.x: idempotence is off unless enabled explicitly or implied by a transactional.id;
             // once on, unset acks/retries are overridden and conflicting ones rejected.
             if idem_explicit == Some(false) && transactional_id.is_some() {
-                return config_exception(
-                    k("transactional.id"),
-                    "Cannot set a transactional.id without also enabling idempotence.",
-                );
+                return config_exception(k("transactional.id"), "Cannot set a transactional.id without also enabling idempotence.");
             }
             let on = idem_explicit.unwrap_or(false) || transactional_id.is_some();
             if on {
                 if retries_set && retries == 0 {
-                    return config_exception(
-                        k("retries"),
-                        "Must set retries to non-zero when using the idempotent producer.",
-                    );
+                    return config_exception(k("retries"), "Must set retries to non-zero when using the idempotent producer.");
                 }
                 if mif > 5 {
-                    return config_exception(k("max.in.flight.requests.per.connection"), "Must set max.in.flight.requests.per.connection to at most 5 to use the idempotent producer.");
+                    return config_exception(
+                        k("max.in.flight.requests.per.connection"),
+                        "Must set max.in.flight.requests.per.connection to at most 5 to use the idempotent producer.",
+                    );
                 }
                 if acks_set && acks != -1 {
-                    return config_exception(k("acks"), "Must set acks to all in order to use the idempotent producer. Otherwise we cannot guarantee idempotence.");
+                    return config_exception(
+                        k("acks"),
+                        "Must set acks to all in order to use the idempotent producer. Otherwise we cannot guarantee idempotence.",
+                    );
                 }
             }
             on
@@ -1128,13 +897,13 @@ fn parse_producer(
                     return config_exception(k("max.in.flight.requests.per.connection"), mif_msg);
                 }
                 if retries == 0 {
-                    return config_exception(
-                        k("retries"),
-                        "Must set retries to non-zero when using the idempotent producer.",
-                    );
+                    return config_exception(k("retries"), "Must set retries to non-zero when using the idempotent producer.");
                 }
                 if acks != -1 {
-                    return config_exception(k("acks"), "Must set acks to all in order to use the idempotent producer. Otherwise we cannot guarantee idempotence.");
+                    return config_exception(
+                        k("acks"),
+                        "Must set acks to all in order to use the idempotent producer. Otherwise we cannot guarantee idempotence.",
+                    );
                 }
                 true
             } else if idem_explicit == Some(false) {
@@ -1161,19 +930,18 @@ fn parse_producer(
         }
     };
     if transactional_id.is_some() && !idempotence {
-        return config_exception(
-            k("transactional.id"),
-            "Cannot set a transactional.id without also enabling idempotence.",
-        );
+        return config_exception(k("transactional.id"), "Cannot set a transactional.id without also enabling idempotence.");
     }
 
     // delivery.timeout.ms >= linger.ms + request.timeout.ms (R-A5).
     let floor = linger_ms + request_timeout_ms;
     let delivery_timeout_ms = match delivery_set {
-        Some(d) if d < floor => return config_exception(
-            k("delivery.timeout.ms"),
-            "delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms",
-        ),
+        Some(d) if d < floor => {
+            return config_exception(
+                k("delivery.timeout.ms"),
+                "delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms",
+            )
+        }
         Some(d) => d,
         None if 120000 < floor => {
             notes.push(format!("{name}: delivery.timeout.ms was not set and its default 120000 is below linger.ms + request.timeout.ms, so Kafka raised it to {floor}"));
@@ -1214,22 +982,11 @@ fn parse_producer(
     })
 }
 
-fn parse_consumer(
-    path: &str,
-    v: &Value,
-    version: Version,
-    several: bool,
-    topics: &[TopicCfg],
-) -> Result<ConsumerCfg, ScenarioError> {
+fn parse_consumer(path: &str, v: &Value, version: Version, several: bool, topics: &[TopicCfg]) -> Result<ConsumerCfg, ScenarioError> {
     let mut t = Table::new(path, v)?;
     let name = match t.str("name")? {
         Some(n) => n,
-        None if several => {
-            return err(
-                t.key("name"),
-                "several [[consumer]] tables need a name each",
-            )
-        }
+        None if several => return err(t.key("name"), "several [[consumer]] tables need a name each"),
         None => "consumer".into(),
     };
     let group_id = t.str("group.id")?.unwrap_or_else(|| "group".into());
@@ -1237,58 +994,35 @@ fn parse_consumer(
         None | Some("read_uncommitted") => false,
         Some("read_committed") => true,
         Some(o) => {
-            return config_exception(t.key("isolation.level"), format!("Invalid value {o} for configuration isolation.level: String must be one of: read_committed, read_uncommitted"))
+            return config_exception(
+                t.key("isolation.level"),
+                format!("Invalid value {o} for configuration isolation.level: String must be one of: read_committed, read_uncommitted"),
+            )
         }
     };
     let enable_auto_commit = t.bool("enable.auto.commit")?.unwrap_or(true);
     let auto_commit_interval_ms = t.u64("auto.commit.interval.ms")?.unwrap_or(5000);
-    let auto_offset_reset = t
-        .str("auto.offset.reset")?
-        .unwrap_or_else(|| "latest".into());
+    let auto_offset_reset = t.str("auto.offset.reset")?.unwrap_or_else(|| "latest".into());
     if !["earliest", "latest", "none"].contains(&auto_offset_reset.as_str()) {
-        return config_exception(t.key("auto.offset.reset"), format!("Invalid value {auto_offset_reset} for configuration auto.offset.reset: String must be one of: latest, earliest, none"));
+        return config_exception(
+            t.key("auto.offset.reset"),
+            format!("Invalid value {auto_offset_reset} for configuration auto.offset.reset: String must be one of: latest, earliest, none"),
+        );
     }
-    let max_poll_records =
-        positive(t.key("max.poll.records"), t.u64("max.poll.records")?, 500)? as u32;
-    let session_timeout_ms = t
-        .u64("session.timeout.ms")?
-        .unwrap_or(if version >= Version::V3_6 {
-            45000
-        } else {
-            10000
-        });
+    let max_poll_records = positive(t.key("max.poll.records"), t.u64("max.poll.records")?, 500)? as u32;
+    let session_timeout_ms = t.u64("session.timeout.ms")?.unwrap_or(if version >= Version::V3_6 { 45000 } else { 10000 });
     let _hb = t.u64("heartbeat.interval.ms")?;
     let max_poll_interval_ms = t.u64("max.poll.interval.ms")?.unwrap_or(300000);
-    let commit = t.str("commit")?.unwrap_or_else(|| {
-        if enable_auto_commit {
-            "auto".into()
-        } else {
-            "after-processing".into()
-        }
-    });
-    if ![
-        "before-processing",
-        "after-processing",
-        "auto",
-        "transaction",
-        "in-sink",
-    ]
-    .contains(&commit.as_str())
-    {
+    let commit = t.str("commit")?.unwrap_or_else(|| if enable_auto_commit { "auto".into() } else { "after-processing".into() });
+    if !["before-processing", "after-processing", "auto", "transaction", "in-sink"].contains(&commit.as_str()) {
         return err(t.key("commit"), format!("\"{commit}\" is not one of before-processing, after-processing, auto, transaction, in-sink"));
     }
     if commit == "auto" && !enable_auto_commit {
-        return err(
-            t.key("commit"),
-            "commit = \"auto\" needs \"enable.auto.commit\" = true",
-        );
+        return err(t.key("commit"), "commit = \"auto\" needs \"enable.auto.commit\" = true");
     }
     let sink = t.str("sink")?.unwrap_or_else(|| "none".into());
     if !["none", "insert", "upsert"].contains(&sink.as_str()) {
-        return err(
-            t.key("sink"),
-            format!("\"{sink}\" is not one of none, insert, upsert"),
-        );
+        return err(t.key("sink"), format!("\"{sink}\" is not one of none, insert, upsert"));
     }
     let ctopics = t.str_list("topics")?;
     if let Some(ts) = &ctopics {
@@ -1341,21 +1075,11 @@ fn parse_send(
         None => 0,
         Some(n) => match topics.iter().position(|x| &x.name == n) {
             Some(i) => i,
-            None => {
-                return err(
-                    t.key("topic"),
-                    format!("topic \"{n}\" is not declared (declare it in a [[topic]] table)"),
-                )
-            }
+            None => return err(t.key("topic"), format!("topic \"{n}\" is not declared (declare it in a [[topic]] table)")),
         },
     };
     let producer = match t.str("producer")? {
-        None if producers.len() > 1 => {
-            return err(
-                t.key("producer"),
-                "there are several producers: name the one that sends this table",
-            )
-        }
+        None if producers.len() > 1 => return err(t.key("producer"), "there are several producers: name the one that sends this table"),
         None => 0,
         Some(n) => match producers.iter().position(|p| p.name == n) {
             Some(i) => i,
@@ -1367,10 +1091,7 @@ fn parse_send(
     let transaction = t.str("transaction")?;
     if let Some(x) = &transaction {
         if x != "commit" && x != "abort" {
-            return err(
-                t.key("transaction"),
-                format!("\"{x}\" is not \"commit\" or \"abort\""),
-            );
+            return err(t.key("transaction"), format!("\"{x}\" is not \"commit\" or \"abort\""));
         }
     }
     let count = t.u64("count")?;
@@ -1379,12 +1100,7 @@ fn parse_send(
     let mut records = Vec::new();
     match (records_v, count) {
         (Some(_), Some(_)) => return err(t.key("count"), "give either records or count, not both"),
-        (None, None) => {
-            return err(
-                t.key("records"),
-                "a [[send]] table needs records = [...] or count = N",
-            )
-        }
+        (None, None) => return err(t.key("records"), "a [[send]] table needs records = [...] or count = N"),
         (None, Some(n)) => {
             if n > 1_000_000 {
                 return err(t.key("count"), "at most 1000000 records per table");
@@ -1392,26 +1108,16 @@ fn parse_send(
             for _ in 0..n {
                 let id = format!("r{next_auto_id}");
                 *next_auto_id += 1;
-                records.push(RecordSpec {
-                    key: id.clone(),
-                    id,
-                    topic,
-                    partition: None,
-                    size_bytes: size_default as u32,
-                });
+                records.push(RecordSpec { key: id.clone(), id, topic, partition: None, size_bytes: size_default as u32 });
             }
         }
         (Some(Value::Array(a)), None) => {
             for (j, rv) in a.iter().enumerate() {
                 let rpath = format!("{path}.records[{j}]");
                 match rv {
-                    Value::String(s) => records.push(RecordSpec {
-                        id: s.clone(),
-                        key: s.clone(),
-                        topic,
-                        partition: None,
-                        size_bytes: size_default as u32,
-                    }),
+                    Value::String(s) => {
+                        records.push(RecordSpec { id: s.clone(), key: s.clone(), topic, partition: None, size_bytes: size_default as u32 })
+                    }
                     Value::Table(_) => {
                         let mut rt = Table::new(&rpath, rv)?;
                         let id = match rt.str("id")? {
@@ -1422,75 +1128,42 @@ fn parse_send(
                             None => topic,
                             Some(n) => match topics.iter().position(|x| x.name == n) {
                                 Some(i) => i,
-                                None => {
-                                    return err(
-                                        rt.key("topic"),
-                                        format!("topic \"{n}\" is not declared"),
-                                    )
-                                }
+                                None => return err(rt.key("topic"), format!("topic \"{n}\" is not declared")),
                             },
                         };
                         let partition = rt.u64("partition")?.map(|p| p as u32);
                         if let Some(p) = partition {
                             if p >= topics[rtopic].partitions {
-                                return err(rt.key("partition"), format!("topic \"{}\" has {} partition(s); there is no partition {p}", topics[rtopic].name, topics[rtopic].partitions));
+                                return err(
+                                    rt.key("partition"),
+                                    format!(
+                                        "topic \"{}\" has {} partition(s); there is no partition {p}",
+                                        topics[rtopic].name, topics[rtopic].partitions
+                                    ),
+                                );
                             }
                         }
                         let key = rt.str("key")?.unwrap_or_else(|| id.clone());
                         let size_bytes = rt.u64("size_bytes")?.unwrap_or(size_default) as u32;
                         rt.finish()?;
-                        records.push(RecordSpec {
-                            id,
-                            topic: rtopic,
-                            partition,
-                            key,
-                            size_bytes,
-                        });
+                        records.push(RecordSpec { id, topic: rtopic, partition, key, size_bytes });
                     }
-                    other => {
-                        return err(
-                            rpath,
-                            format!(
-                                "expected a record id or a record table, found {}",
-                                show(other)
-                            ),
-                        )
-                    }
+                    other => return err(rpath, format!("expected a record id or a record table, found {}", show(other))),
                 }
             }
         }
-        (Some(other), None) => {
-            return err(
-                t.key("records"),
-                format!("expected a list, found {}", other.type_str()),
-            )
-        }
+        (Some(other), None) => return err(t.key("records"), format!("expected a list, found {}", other.type_str())),
     }
     for r in &records {
         if r.id.is_empty() || r.id.contains(char::is_whitespace) {
-            return err(
-                t.key("records"),
-                format!(
-                    "record id \"{}\" must be non-empty and without spaces",
-                    r.id
-                ),
-            );
+            return err(t.key("records"), format!("record id \"{}\" must be non-empty and without spaces", r.id));
         }
         if r.id == "COMMIT" || r.id == "ABORT" {
-            return err(
-                t.key("records"),
-                format!("\"{}\" is reserved for transaction markers in logs", r.id),
-            );
+            return err(t.key("records"), format!("\"{}\" is reserved for transaction markers in logs", r.id));
         }
     }
     t.finish()?;
-    Ok(SendTable {
-        producer,
-        records,
-        every_ms,
-        at_ms,
-        transaction,
-    })
+    Ok(SendTable { producer, records, every_ms, at_ms, transaction })
 }
 
 fn parse_fault(
@@ -1507,22 +1180,14 @@ fn parse_fault(
     let on = t.str("on")?;
     let at = t.u64("at_ms")?;
     let when = match (on, at) {
-        (Some(_), Some(_)) => {
-            return err(
-                t.key("at_ms"),
-                "a fault fires either on a hook or at_ms, not both",
-            )
-        }
+        (Some(_), Some(_)) => return err(t.key("at_ms"), "a fault fires either on a hook or at_ms, not both"),
         (None, None) => return err(path, "a fault needs `on = \"<hook>\"` or `at_ms = N`"),
         (None, Some(ms)) => When::At(ms),
         (Some(h), None) => match Hook::ALL.iter().find(|(n, _)| *n == h) {
             Some((_, hook)) => When::On(*hook),
             None => {
                 let names: Vec<&str> = Hook::ALL.iter().map(|(n, _)| *n).collect();
-                return err(
-                    t.key("on"),
-                    format!("unknown hook \"{h}\"; hooks are: {}", names.join(", ")),
-                );
+                return err(t.key("on"), format!("unknown hook \"{h}\"; hooks are: {}", names.join(", ")));
             }
         },
     };
@@ -1532,10 +1197,7 @@ fn parse_fault(
             Some((_, act)) => *act,
             None => {
                 let names: Vec<&str> = Action::ALL.iter().map(|(n, _)| *n).collect();
-                return err(
-                    t.key("do"),
-                    format!("unknown action \"{a}\"; actions are: {}", names.join(", ")),
-                );
+                return err(t.key("do"), format!("unknown action \"{a}\"; actions are: {}", names.join(", ")));
             }
         },
     };
@@ -1551,39 +1213,31 @@ fn parse_fault(
     let target = t.str("target")?;
     if let Some(tg) = &target {
         if action.on_broker() {
-            let ok = parse_broker(tg, cluster.brokers).is_some()
-                || tg == "leader"
-                || tg == "follower"
-                || tg == "coordinator";
+            let ok = parse_broker(tg, cluster.brokers).is_some() || tg == "leader" || tg == "follower" || tg == "coordinator";
             if tg == "controller" {
-                return err(t.key("target"), "the controller is a KRaft quorum outside the brokers in this lab and cannot be targeted; kill a broker instead");
+                return err(
+                    t.key("target"),
+                    "the controller is a KRaft quorum outside the brokers in this lab and cannot be targeted; kill a broker instead",
+                );
             }
             if !ok {
                 return err(
                     t.key("target"),
-                    format!(
-                        "\"{tg}\" is not a broker (b1..b{}), leader, follower or coordinator",
-                        cluster.brokers
-                    ),
+                    format!("\"{tg}\" is not a broker (b1..b{}), leader, follower or coordinator", cluster.brokers),
                 );
             }
-        } else if matches!(
-            action,
-            Action::CrashProducer
-                | Action::RestartProducer
-                | Action::CloseProducer
-                | Action::StartZombie
-        ) {
+        } else if matches!(action, Action::CrashProducer | Action::RestartProducer | Action::CloseProducer | Action::StartZombie) {
             if !producers.iter().any(|p| &p.name == tg) {
                 return err(t.key("target"), format!("no producer is named \"{tg}\""));
             }
-        } else if matches!(
-            action,
-            Action::CrashConsumer | Action::RestartConsumer | Action::CloseConsumer
-        ) && !consumers.iter().any(|c| &c.name == tg)
+        } else if matches!(action, Action::CrashConsumer | Action::RestartConsumer | Action::CloseConsumer)
+            && !consumers.iter().any(|c| &c.name == tg)
         {
             return err(t.key("target"), format!("no consumer is named \"{tg}\""));
         }
+    }
+    if action.on_broker() && action != Action::Heal && target.is_none() {
+        return err(t.key("target"), format!("{} needs a target: a broker (b1..b{}), leader or follower", action.name(), cluster.brokers));
     }
     if action == Action::StartZombie {
         let p = match &target {
@@ -1598,10 +1252,7 @@ fn parse_fault(
     if let Some(r) = &record {
         let known = sends.iter().any(|s| s.records.iter().any(|x| &x.id == r)) || r.contains("->");
         if !known {
-            return err(
-                t.key("record"),
-                format!("no [[send]] table has a record \"{r}\""),
-            );
+            return err(t.key("record"), format!("no [[send]] table has a record \"{r}\""));
         }
     }
     let topic = match t.str("topic")? {
@@ -1624,37 +1275,20 @@ fn parse_fault(
         None => None,
         Some(n) => match parse_broker(&n, cluster.brokers) {
             Some(b) => Some(b),
-            None => {
-                return err(
-                    t.key("follower"),
-                    format!("\"{n}\" is not a broker (b1..b{})", cluster.brokers),
-                )
-            }
+            None => return err(t.key("follower"), format!("\"{n}\" is not a broker (b1..b{})", cluster.brokers)),
         },
     };
     let every = t.bool("every")?.unwrap_or(false);
     let duration_ms = t.u64("duration_ms")?.unwrap_or(0);
-    if matches!(
-        action,
-        Action::SlowFollower | Action::DelayRequest | Action::DelayResponse
-    ) && duration_ms == 0
-    {
-        return err(
-            t.key("duration_ms"),
-            format!("{} needs duration_ms > 0", action.name()),
-        );
+    if matches!(action, Action::SlowFollower | Action::DelayRequest | Action::DelayResponse) && duration_ms == 0 {
+        return err(t.key("duration_ms"), format!("{} needs duration_ms > 0", action.name()));
     }
     let unflushed_ms = t.u64("unflushed_ms")?.unwrap_or(30000);
     let from_clients = t.bool("from_clients")?.unwrap_or(false);
     let resend_unanswered = match t.str("resend")?.as_deref() {
         None | Some("none") => false,
         Some("unanswered") => true,
-        Some(o) => {
-            return err(
-                t.key("resend"),
-                format!("\"{o}\" is not \"unanswered\" or \"none\""),
-            )
-        }
+        Some(o) => return err(t.key("resend"), format!("\"{o}\" is not \"unanswered\" or \"none\"")),
     };
     t.finish()?;
     Ok(Fault {
@@ -1675,41 +1309,20 @@ fn parse_fault(
     })
 }
 
-fn parse_expect(
-    i: usize,
-    v: &Value,
-    topics: &[TopicCfg],
-    sends: &[SendTable],
-) -> Result<Expect, ScenarioError> {
+fn parse_expect(i: usize, v: &Value, topics: &[TopicCfg], sends: &[SendTable]) -> Result<Expect, ScenarioError> {
     let path = format!("expect[{i}]");
     let mut t = Table::new(&path, v)?;
     let out = if let Some(record) = t.str("record")? {
-        if !sends
-            .iter()
-            .any(|s| s.records.iter().any(|x| x.id == record))
-            && !record.contains("->")
-        {
-            return err(
-                t.key("record"),
-                format!("no [[send]] table has a record \"{record}\""),
-            );
+        if !sends.iter().any(|s| s.records.iter().any(|x| x.id == record)) && !record.contains("->") {
+            return err(t.key("record"), format!("no [[send]] table has a record \"{record}\""));
         }
         let consumer = t.str("consumer")?;
         let fate = match t.str("fate")? {
             Some(f) if FATES.contains(&f.as_str()) => f,
-            Some(f) => {
-                return err(
-                    t.key("fate"),
-                    format!("\"{f}\" is not a fate; fates are: {}", FATES.join(", ")),
-                )
-            }
+            Some(f) => return err(t.key("fate"), format!("\"{f}\" is not a fate; fates are: {}", FATES.join(", "))),
             None => return err(t.key("fate"), "an expectation on a record needs a fate"),
         };
-        Expect::Fate {
-            record,
-            consumer,
-            fate,
-        }
+        Expect::Fate { record, consumer, fate }
     } else if let Some(p) = t.str("partition")? {
         let (tn, pn) = match p.rsplit_once('/') {
             Some((a, b)) => (a.to_string(), b.parse::<u32>().ok()),
@@ -1718,12 +1331,7 @@ fn parse_expect(
         let topic = topics.iter().position(|x| x.name == tn);
         let (topic, partition) = match (topic, pn) {
             (Some(ti), Some(pi)) if pi < topics[ti].partitions => (ti, pi),
-            _ => {
-                return err(
-                    t.key("partition"),
-                    format!("\"{p}\" is not a partition of a declared topic (write \"topic/N\")"),
-                )
-            }
+            _ => return err(t.key("partition"), format!("\"{p}\" is not a partition of a declared topic (write \"topic/N\")")),
         };
         let field = if let Some(l) = t.str("leader")? {
             PartitionExpect::Leader(if l == "none" { None } else { Some(l) })
@@ -1738,11 +1346,7 @@ fn parse_expect(
         } else {
             return err(path, "a partition expectation needs leader, isr, high_watermark, last_stable_offset or log");
         };
-        Expect::Partition {
-            topic,
-            partition,
-            field,
-        }
+        Expect::Partition { topic, partition, field }
     } else if let Some(e) = t.str("error")? {
         Expect::Error { error: e }
     } else {
@@ -1763,10 +1367,7 @@ mod tests {
         assert_eq!(murmur2(b"foobar"), -790332482);
         assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
         assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
-        assert_eq!(
-            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
-            -58897971
-        );
+        assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
         assert_eq!(murmur2(b"abc"), 479470107);
     }
 }

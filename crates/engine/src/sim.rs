@@ -7,9 +7,7 @@
 //! `kafka-rules.md` and are listed with their Kafka sources in `docs/fidelity.md`.
 
 use crate::log::{Control, Entry, Log, RecId, Time};
-use crate::scenario::{
-    partition_for_key, Action, Fault, Hook, ProducerCfg, Scenario, Version, When,
-};
+use crate::scenario::{partition_for_key, Action, Fault, Hook, ProducerCfg, Scenario, Version, When};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -91,11 +89,7 @@ impl KErr {
     fn needs_metadata(self) -> bool {
         matches!(
             self,
-            KErr::NotLeaderOrFollower
-                | KErr::Network
-                | KErr::RequestTimedOut
-                | KErr::FencedLeaderEpoch
-                | KErr::UnknownLeaderEpoch
+            KErr::NotLeaderOrFollower | KErr::Network | KErr::RequestTimedOut | KErr::FencedLeaderEpoch | KErr::UnknownLeaderEpoch
         )
     }
 }
@@ -152,7 +146,9 @@ pub enum Body {
     },
     Meta {
         parts: Vec<(usize, PartState)>,
+        fenced: Vec<bool>,
     },
+
     AlterIsr {
         part: usize,
         leader_epoch: i32,
@@ -199,60 +195,19 @@ pub struct Msg {
 #[derive(Clone, Debug)]
 enum Ev {
     Deliver(Msg),
-    Heartbeat {
-        b: usize,
-        inc: u32,
-    },
-    IsrCheck {
-        b: usize,
-        inc: u32,
-    },
-    FetchRetry {
-        b: usize,
-        inc: u32,
-        part: usize,
-    },
-    FetchTimeout {
-        b: usize,
-        inc: u32,
-        part: usize,
-        fid: u64,
-    },
-    FetchWaitExpire {
-        b: usize,
-        inc: u32,
-        part: usize,
-        fid: u64,
-    },
-    ProduceExpire {
-        b: usize,
-        inc: u32,
-        part: usize,
-        req: u64,
-    },
-    SlowEnd {
-        b: usize,
-    },
-    WakeFetches {
-        b: usize,
-        inc: u32,
-        part: usize,
-    },
-    FenceCheck {
-        b: usize,
-        seq: u64,
-    },
+    Heartbeat { b: usize, inc: u32 },
+    IsrCheck { b: usize, inc: u32 },
+    FetchRetry { b: usize, inc: u32, part: usize },
+    FetchTimeout { b: usize, inc: u32, part: usize, fid: u64 },
+    FetchWaitExpire { b: usize, inc: u32, part: usize, fid: u64 },
+    ProduceExpire { b: usize, inc: u32, part: usize, req: u64 },
+    SlowEnd { b: usize },
+    WakeFetches { b: usize, inc: u32, part: usize },
+    FenceCheck { b: usize, seq: u64 },
     Rebalance,
-    ProducerWake {
-        p: usize,
-        inst: u32,
-    },
-    AppStep {
-        table: usize,
-    },
-    Fault {
-        idx: usize,
-    },
+    ProducerWake { p: usize, inst: u32 },
+    AppStep { table: usize },
+    Fault { idx: usize },
 }
 
 #[derive(Clone, Debug)]
@@ -313,6 +268,9 @@ pub struct Broker {
     pub slow_until: Time,
     pub logs: BTreeMap<usize, Log>,
     pub meta: Vec<Option<PartState>>,
+    /// Which brokers the controller has fenced, as far as this broker has heard.
+    pub fenced_view: Vec<bool>,
+
     leading: BTreeMap<usize, LeaderState>,
     following: BTreeMap<usize, FollowState>,
 }
@@ -529,19 +487,13 @@ impl Sim {
             return Err(SimError::Unsupported("[consumer] tables (consumers, offset commits and sinks) are the next engine milestone; remove the consumer table to run the replication and producer part".into()));
         }
         if let Some(i) = sc.sends.iter().position(|s| s.transaction.is_some()) {
-            return Err(SimError::Unsupported(format!(
-                "send[{i}].transaction: transactions are the next engine milestone"
-            )));
+            return Err(SimError::Unsupported(format!("send[{i}].transaction: transactions are the next engine milestone")));
         }
-        if let Some(i) = sc.faults.iter().position(|f| {
-            matches!(
-                f.action,
-                Action::StartZombie
-                    | Action::CrashConsumer
-                    | Action::RestartConsumer
-                    | Action::CloseConsumer
-            )
-        }) {
+        if let Some(i) = sc
+            .faults
+            .iter()
+            .position(|f| matches!(f.action, Action::StartZombie | Action::CrashConsumer | Action::RestartConsumer | Action::CloseConsumer))
+        {
             return Err(SimError::Unsupported(format!(
                 "fault[{i}]: {} needs transactions or consumers, the next engine milestone",
                 sc.faults[i].action.name()
@@ -550,28 +502,13 @@ impl Sim {
         if let Some(i) = sc.faults.iter().position(|f| {
             matches!(
                 f.when,
-                When::On(
-                    Hook::CommitTransaction
-                        | Hook::PrepareCommit
-                        | Hook::Marker
-                        | Hook::Poll
-                        | Hook::Process
-                        | Hook::OffsetCommit
-                )
+                When::On(Hook::CommitTransaction | Hook::PrepareCommit | Hook::Marker | Hook::Poll | Hook::Process | Hook::OffsetCommit)
             )
         }) {
-            return Err(SimError::Unsupported(format!(
-                "fault[{i}]: its hook needs transactions or consumers, the next engine milestone"
-            )));
+            return Err(SimError::Unsupported(format!("fault[{i}]: its hook needs transactions or consumers, the next engine milestone")));
         }
-        if let Some(i) = sc
-            .faults
-            .iter()
-            .position(|f| f.target.as_deref() == Some("coordinator"))
-        {
-            return Err(SimError::Unsupported(format!(
-                "fault[{i}]: the transaction coordinator is the next engine milestone"
-            )));
+        if let Some(i) = sc.faults.iter().position(|f| f.target.as_deref() == Some("coordinator")) {
+            return Err(SimError::Unsupported(format!("fault[{i}]: the transaction coordinator is the next engine milestone")));
         }
         let nb = sc.cluster.brokers;
         let mut parts = Vec::new();
@@ -579,9 +516,7 @@ impl Sim {
             for p in 0..t.partitions {
                 let replicas = match &t.assignment {
                     Some(a) => a.clone(),
-                    None => (0..t.replication_factor as usize)
-                        .map(|i| (p as usize + i) % nb)
-                        .collect(),
+                    None => (0..t.replication_factor as usize).map(|i| (p as usize + i) % nb).collect(),
                 };
                 parts.push(PartInfo {
                     topic: ti,
@@ -594,15 +529,8 @@ impl Sim {
                 });
             }
         }
-        let ctrl_parts: Vec<PartState> = parts
-            .iter()
-            .map(|p| PartState {
-                leader: Some(p.replicas[0]),
-                epoch: 0,
-                isr: p.replicas.clone(),
-                pepoch: 0,
-            })
-            .collect();
+        let ctrl_parts: Vec<PartState> =
+            parts.iter().map(|p| PartState { leader: Some(p.replicas[0]), epoch: 0, isr: p.replicas.clone(), pepoch: 0 }).collect();
         let mut brokers = Vec::new();
         for b in 0..nb {
             brokers.push(Broker {
@@ -612,13 +540,9 @@ impl Sim {
                 isolated_from_clients: false,
                 inc: 0,
                 slow_until: 0,
-                logs: parts
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| p.replicas.contains(&b))
-                    .map(|(i, _)| (i, Log::default()))
-                    .collect(),
+                logs: parts.iter().enumerate().filter(|(_, p)| p.replicas.contains(&b)).map(|(i, _)| (i, Log::default())).collect(),
                 meta: ctrl_parts.iter().map(|s| Some(s.clone())).collect(),
+                fenced_view: vec![false; nb],
                 leading: BTreeMap::new(),
                 following: BTreeMap::new(),
             });
@@ -627,13 +551,8 @@ impl Sim {
         for t in &sc.sends {
             for r in &t.records {
                 let topic = &sc.topics[r.topic];
-                let pidx = r
-                    .partition
-                    .unwrap_or_else(|| partition_for_key(&r.key, topic.partitions));
-                let part = parts
-                    .iter()
-                    .position(|p| p.topic == r.topic && p.index == pidx)
-                    .unwrap_or(0);
+                let pidx = r.partition.unwrap_or_else(|| partition_for_key(&r.key, topic.partitions));
+                let part = parts.iter().position(|p| p.topic == r.topic && p.index == pidx).unwrap_or(0);
                 recs.push(RecInfo {
                     id: r.id.clone(),
                     part,
@@ -660,23 +579,13 @@ impl Sim {
                 inst: 0,
                 pid: -1,
                 epoch: -1,
-                init: if cfg.idempotence {
-                    Init::Needed
-                } else {
-                    Init::Ready
-                },
+                init: if cfg.idempotence { Init::Needed } else { Init::Ready },
                 bump: false,
                 meta: vec![None; np],
                 meta_req: None,
                 meta_wanted: true,
                 rr: 0,
-                parts: vec![
-                    PPart {
-                        last_acked: -1,
-                        ..Default::default()
-                    };
-                    np
-                ],
+                parts: vec![PPart { last_acked: -1, ..Default::default() }; np],
                 batches: BTreeMap::new(),
                 reqs: BTreeMap::new(),
                 inflight_to: vec![0; nb],
@@ -695,22 +604,11 @@ impl Sim {
             queue: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             brokers,
-            ctrl: Controller {
-                parts: ctrl_parts,
-                fenced: vec![false; nb],
-                last_hb: vec![0; nb],
-                hb_seq: vec![0; nb],
-                inc: vec![0; nb],
-            },
+            ctrl: Controller { parts: ctrl_parts, fenced: vec![false; nb], last_hb: vec![0; nb], hb_seq: vec![0; nb], inc: vec![0; nb] },
             parts,
             producers,
             recs,
-            tables: (0..nt)
-                .map(|_| TableRun {
-                    next: 0,
-                    done: false,
-                })
-                .collect(),
+            tables: (0..nt).map(|_| TableRun { next: 0, done: false }).collect(),
             fault_fired: vec![false; nf],
             errors: Vec::new(),
             link_last: BTreeMap::new(),
@@ -747,10 +645,7 @@ impl Sim {
             }
         }
         if self.sc.cluster.auto_leader_rebalance {
-            self.push(
-                self.sc.cluster.leader_imbalance_check_interval_ms * MS,
-                Ev::Rebalance,
-            );
+            self.push(self.sc.cluster.leader_imbalance_check_interval_ms * MS, Ev::Rebalance);
         }
         for (i, t) in self.sc.sends.clone().iter().enumerate() {
             if i == 0 || t.at_ms.is_some() {
@@ -833,16 +728,7 @@ impl Sim {
     }
 
     fn send(&mut self, from: Node, to: Node, body: Body) -> Option<(Time, u64)> {
-        self.send_msg(
-            Msg {
-                from,
-                to,
-                body,
-                drop_reply: false,
-                delay_reply: 0,
-            },
-            0,
-        )
+        self.send_msg(Msg { from, to, body, drop_reply: false, delay_reply: 0 }, 0)
     }
 
     fn send_msg(&mut self, msg: Msg, extra_delay: Time) -> Option<(Time, u64)> {
@@ -862,24 +748,10 @@ impl Sim {
 
     fn reply(&mut self, req: &Msg, body: Body) -> Option<(Time, u64)> {
         if req.drop_reply {
-            tr!(
-                self,
-                "{} -> {:?}: reply lost on the wire (fault)",
-                node_name(req.to),
-                req.from
-            );
+            tr!(self, "{} -> {:?}: reply lost on the wire (fault)", node_name(req.to), req.from);
             return None;
         }
-        self.send_msg(
-            Msg {
-                from: req.to,
-                to: req.from,
-                body,
-                drop_reply: false,
-                delay_reply: 0,
-            },
-            req.delay_reply,
-        )
+        self.send_msg(Msg { from: req.to, to: req.from, body, drop_reply: false, delay_reply: 0 }, req.delay_reply)
     }
 
     fn eff_min_isr(&self, p: usize) -> usize {
@@ -906,11 +778,7 @@ impl Sim {
         let horizon = self.sc.until_ms.unwrap_or(DEFAULT_HORIZON_MS) * MS;
         if key.0 > horizon {
             self.now = horizon;
-            self.finish(if self.sc.until_ms.is_some() {
-                "until_ms reached"
-            } else {
-                "stopped at the one-hour safety horizon"
-            });
+            self.finish(if self.sc.until_ms.is_some() { "until_ms reached" } else { "stopped at the one-hour safety horizon" });
             return Ok(false);
         }
         if self.events >= self.max_events {
@@ -969,12 +837,7 @@ impl Sim {
                     if let Some(fs) = self.brokers[b].following.get_mut(&part) {
                         if fs.outstanding == Some(fid) {
                             fs.outstanding = None;
-                            tr!(
-                                self,
-                                "{} fetch for {} timed out (replica.socket.timeout.ms)",
-                                Self::bname(b),
-                                self.parts[part].name
-                            );
+                            tr!(self, "{} fetch for {} timed out (replica.socket.timeout.ms)", Self::bname(b), self.parts[part].name);
                             self.follower_fetch(b, part);
                         }
                     }
@@ -997,11 +860,7 @@ impl Sim {
             }
             Ev::SlowEnd { b } => {
                 if self.brokers[b].alive && self.brokers[b].slow_until <= self.now {
-                    tr!(
-                        self,
-                        "{} is no longer slow: it fetches again",
-                        Self::bname(b)
-                    );
+                    tr!(self, "{} is no longer slow: it fetches again", Self::bname(b));
                     let parts: Vec<usize> = self.brokers[b].following.keys().copied().collect();
                     for p in parts {
                         self.follower_fetch(b, p);
@@ -1010,19 +869,13 @@ impl Sim {
             }
             Ev::FenceCheck { b, seq } => {
                 if self.ctrl.hb_seq[b] == seq && !self.ctrl.fenced[b] {
-                    let why = format!(
-                        "no heartbeat from {} for broker.session.timeout.ms",
-                        Self::bname(b)
-                    );
+                    let why = format!("no heartbeat from {} for broker.session.timeout.ms", Self::bname(b));
                     self.ctrl_fence(b, &why);
                 }
             }
             Ev::Rebalance => {
                 self.ctrl_preferred_election();
-                self.push(
-                    self.now + self.sc.cluster.leader_imbalance_check_interval_ms * MS,
-                    Ev::Rebalance,
-                );
+                self.push(self.now + self.sc.cluster.leader_imbalance_check_interval_ms * MS, Ev::Rebalance);
             }
             Ev::ProducerWake { p, inst } => {
                 if self.producers[p].inst == inst {
@@ -1040,13 +893,8 @@ impl Sim {
             Node::Broker(b) => {
                 if !self.brokers[b].alive {
                     // A crashed process resets connections; a machine that lost power is silent.
-                    let expects_reply = matches!(
-                        m.body,
-                        Body::Produce { .. }
-                            | Body::Fetch { .. }
-                            | Body::InitPid { .. }
-                            | Body::MetaReq { .. }
-                    );
+                    let expects_reply =
+                        matches!(m.body, Body::Produce { .. } | Body::Fetch { .. } | Body::InitPid { .. } | Body::MetaReq { .. });
                     if expects_reply && !self.brokers[b].silent {
                         self.send(Node::Broker(b), m.from, Body::Disconnect { broker: b });
                     }
@@ -1069,27 +917,15 @@ impl Sim {
 
     fn broker_receive(&mut self, b: usize, m: Msg) {
         match m.body.clone() {
-            Body::Produce {
-                req,
-                part,
-                batch,
-                bytes,
-                acks,
-                timeout,
-            } => self.on_produce(b, &m, req, part, batch, bytes, acks, timeout),
-            Body::Fetch {
-                part,
-                offset,
-                last_epoch,
-                cur_epoch,
-                fid,
-            } => {
+            Body::Produce { req, part, batch, bytes, acks, timeout } => self.on_produce(b, &m, req, part, batch, bytes, acks, timeout),
+            Body::Fetch { part, offset, last_epoch, cur_epoch, fid } => {
                 if let Node::Broker(f) = m.from {
                     self.on_fetch(b, f, part, offset, last_epoch, cur_epoch, fid);
                 }
             }
             Body::FetchResp { part, fid, res } => self.on_fetch_resp(b, part, fid, res),
-            Body::Meta { parts } => {
+            Body::Meta { parts, fenced } => {
+                self.brokers[b].fenced_view = fenced;
                 for (p, st) in parts {
                     self.apply_part_state(b, p, st);
                 }
@@ -1107,11 +943,7 @@ impl Sim {
                 self.reply(&m, Body::InitPidResp { req, pid, epoch });
             }
             Body::MetaReq { req } => {
-                let leaders = self.brokers[b]
-                    .meta
-                    .iter()
-                    .map(|s| s.as_ref().and_then(|s| s.leader))
-                    .collect();
+                let leaders = self.brokers[b].meta.iter().map(|s| s.as_ref().and_then(|s| s.leader)).collect();
                 self.reply(&m, Body::MetaResp { req, leaders });
             }
             Body::Disconnect { broker } => {
@@ -1141,9 +973,7 @@ impl Sim {
             if old.pepoch >= st.pepoch
                 && old.epoch >= st.epoch
                 && self.brokers[b].leading.contains_key(&p) == (st.leader == Some(b))
-                && (self.brokers[b].following.contains_key(&p)
-                    || st.leader == Some(b)
-                    || st.leader.is_none())
+                && (self.brokers[b].following.contains_key(&p) || st.leader == Some(b) || st.leader.is_none())
             {
                 return;
             }
@@ -1156,11 +986,7 @@ impl Sim {
             return;
         }
         if st.leader == Some(b) {
-            let same = self.brokers[b]
-                .leading
-                .get(&p)
-                .map(|l| l.epoch == st.epoch)
-                .unwrap_or(false);
+            let same = self.brokers[b].leading.get(&p).map(|l| l.epoch == st.epoch).unwrap_or(false);
             if same {
                 let ls = self.brokers[b].leading.get_mut(&p).expect("checked");
                 if st.pepoch > ls.pepoch {
@@ -1178,21 +1004,11 @@ impl Sim {
             }
             match st.leader {
                 Some(l) => {
-                    let changed = self.brokers[b]
-                        .following
-                        .get(&p)
-                        .map(|f| f.leader != l || f.epoch != st.epoch)
-                        .unwrap_or(true);
+                    let changed = self.brokers[b].following.get(&p).map(|f| f.leader != l || f.epoch != st.epoch).unwrap_or(true);
                     if changed {
-                        self.brokers[b].following.insert(
-                            p,
-                            FollowState {
-                                leader: l,
-                                epoch: st.epoch,
-                                outstanding: None,
-                                caught_into_epoch: false,
-                            },
-                        );
+                        self.brokers[b]
+                            .following
+                            .insert(p, FollowState { leader: l, epoch: st.epoch, outstanding: None, caught_into_epoch: false });
                         self.follower_fetch(b, p);
                     }
                 }
@@ -1213,10 +1029,7 @@ impl Sim {
         }
         let now = self.now;
         self.brokers[b].following.remove(&p);
-        let log = self.brokers[b]
-            .logs
-            .get_mut(&p)
-            .expect("assigned replica has a log");
+        let log = self.brokers[b].logs.get_mut(&p).expect("assigned replica has a log");
         let leo = log.leo();
         log.assign_epoch(st.epoch, leo);
         let followers = self.parts[p]
@@ -1268,13 +1081,7 @@ impl Sim {
         let Some(ls) = self.brokers[b].leading.remove(&p) else {
             return;
         };
-        tr!(
-            self,
-            "{} is no longer leader of {} (was epoch {})",
-            Self::bname(b),
-            self.parts[p].name,
-            ls.epoch
-        );
+        tr!(self, "{} is no longer leader of {} (was epoch {})", Self::bname(b), self.parts[p].name, ls.epoch);
         for d in ls.delayed {
             let req_msg = Msg {
                 from: d.to,
@@ -1283,47 +1090,23 @@ impl Sim {
                 drop_reply: d.drop_reply,
                 delay_reply: d.delay_reply,
             };
-            self.reply(
-                &req_msg,
-                Body::ProduceResp {
-                    req: d.req,
-                    part: p,
-                    res: Err(KErr::NotLeaderOrFollower),
-                },
-            );
+            self.reply(&req_msg, Body::ProduceResp { req: d.req, part: p, res: Err(KErr::NotLeaderOrFollower) });
         }
         for pk in ls.parked {
             self.send(
                 Node::Broker(b),
                 Node::Broker(pk.from),
-                Body::FetchResp {
-                    part: p,
-                    fid: pk.fid,
-                    res: Err(KErr::NotLeaderOrFollower),
-                },
+                Body::FetchResp { part: p, fid: pk.fid, res: Err(KErr::NotLeaderOrFollower) },
             );
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_produce(
-        &mut self,
-        b: usize,
-        m: &Msg,
-        req: u64,
-        p: usize,
-        batch: Vec<Entry>,
-        bytes: u64,
-        acks: i8,
-        timeout: Time,
-    ) {
+    fn on_produce(&mut self, b: usize, m: &Msg, req: u64, p: usize, batch: Vec<Entry>, bytes: u64, acks: i8, timeout: Time) {
         let bn = Self::bname(b);
         let pname = self.parts[p].name.clone();
         let Some(ls) = self.brokers[b].leading.get(&p) else {
-            tr!(
-                self,
-                "{bn} rejects produce to {pname}: NOT_LEADER_OR_FOLLOWER"
-            );
+            tr!(self, "{bn} rejects produce to {pname}: NOT_LEADER_OR_FOLLOWER");
             self.produce_error(b, m, req, p, KErr::NotLeaderOrFollower, acks);
             return;
         };
@@ -1336,7 +1119,10 @@ impl Sim {
         // R-E1: acks=all checks the ISR against min ISR before appending anything.
         let min_isr = self.eff_min_isr(p);
         if acks == -1 && isr_len < min_isr {
-            tr!(self, "{bn} rejects produce to {pname}: NOT_ENOUGH_REPLICAS (ISR {isr_len} < min.insync.replicas {min_isr}); nothing was written");
+            tr!(
+                self,
+                "{bn} rejects produce to {pname}: NOT_ENOUGH_REPLICAS (ISR {isr_len} < min.insync.replicas {min_isr}); nothing was written"
+            );
             for e in &batch {
                 if let Some(r) = e.rec {
                     self.why(r, format!("{bn} refused it: ISR has {isr_len} member(s), fewer than min.insync.replicas={min_isr} (NotEnoughReplicasException, nothing written)"));
@@ -1346,19 +1132,14 @@ impl Sim {
             return;
         }
         let first = &batch[0];
-        let (pid, pepoch, first_seq, last_seq) =
-            (first.pid, first.epoch, first.base_seq, first.last_seq);
+        let (pid, pepoch, first_seq, last_seq) = (first.pid, first.epoch, first.base_seq, first.last_seq);
         let log = self.brokers[b].logs.get(&p).expect("leader has a log");
         let mut duplicate = None;
         if pid >= 0 {
             // R-C2..R-C4: producer state validation (PAI.checkProducerEpoch, checkSequence).
             if let Some(ent) = log.producers.get(&pid) {
                 if pepoch < ent.epoch {
-                    tr!(
-                        self,
-                        "{bn} rejects produce to {pname}: INVALID_PRODUCER_EPOCH ({pepoch} < {})",
-                        ent.epoch
-                    );
+                    tr!(self, "{bn} rejects produce to {pname}: INVALID_PRODUCER_EPOCH ({pepoch} < {})", ent.epoch);
                     self.produce_error(b, m, req, p, KErr::InvalidProducerEpoch, acks);
                     return;
                 }
@@ -1388,7 +1169,13 @@ impl Sim {
         let (base, last) = if let Some(d) = duplicate {
             tr!(self, "{bn} {pname}: duplicate batch pid {pid} seq {first_seq}..{last_seq} already at offset {}; answered with the original offset, nothing appended", d.first_offset);
             for &r in &recs {
-                self.why(r, format!("{bn} recognised a retry as a duplicate (pid {pid}, seq {first_seq}) and answered with the original offset {}", d.first_offset));
+                self.why(
+                    r,
+                    format!(
+                        "{bn} recognised a retry as a duplicate (pid {pid}, seq {first_seq}) and answered with the original offset {}",
+                        d.first_offset
+                    ),
+                );
             }
             (d.first_offset, d.last_offset)
         } else {
@@ -1410,20 +1197,10 @@ impl Sim {
                 "{bn} (leader {pname}, epoch {epoch}) appended {} at offset {}{}",
                 rec_list(&self.recs, &recs),
                 base,
-                if pid >= 0 {
-                    format!(" (pid {pid} epoch {pepoch} seq {first_seq})")
-                } else {
-                    String::new()
-                }
+                if pid >= 0 { format!(" (pid {pid} epoch {pepoch} seq {first_seq})") } else { String::new() }
             );
             for (i, &r) in recs.iter().enumerate() {
-                self.why(
-                    r,
-                    format!(
-                        "{bn} (leader, epoch {epoch}) appended it at offset {}",
-                        base + i as u64
-                    ),
-                );
+                self.why(r, format!("{bn} (leader, epoch {epoch}) appended it at offset {}", base + i as u64));
                 self.hooks.push(HookEv {
                     hook: Hook::LeaderAppend,
                     rec: r,
@@ -1450,40 +1227,16 @@ impl Sim {
             _ => {
                 let hw = self.brokers[b].logs[&p].hw;
                 if hw > last {
-                    self.complete_produce(
-                        b,
-                        p,
-                        m.from,
-                        req,
-                        base,
-                        &recs,
-                        m.drop_reply,
-                        m.delay_reply,
-                    );
+                    self.complete_produce(b, p, m.from, req, base, &recs, m.drop_reply, m.delay_reply);
                 } else {
                     let deadline = self.now + timeout;
                     let inc = self.brokers[b].inc;
-                    let d = Delayed {
-                        req,
-                        to: m.from,
-                        required: last + 1,
-                        base,
-                        recs,
-                        drop_reply: m.drop_reply,
-                        delay_reply: m.delay_reply,
-                    };
+                    let d =
+                        Delayed { req, to: m.from, required: last + 1, base, recs, drop_reply: m.drop_reply, delay_reply: m.delay_reply };
                     if let Some(ls) = self.brokers[b].leading.get_mut(&p) {
                         ls.delayed.push(d);
                     }
-                    self.push(
-                        deadline,
-                        Ev::ProduceExpire {
-                            b,
-                            inc,
-                            part: p,
-                            req,
-                        },
-                    );
+                    self.push(deadline, Ev::ProduceExpire { b, inc, part: p, req });
                 }
             }
         }
@@ -1494,55 +1247,18 @@ impl Sim {
             // R-B2: with acks=0 the broker closes the connection so the client notices.
             self.send(Node::Broker(b), m.from, Body::Disconnect { broker: b });
         } else {
-            self.reply(
-                m,
-                Body::ProduceResp {
-                    req,
-                    part: p,
-                    res: Err(e),
-                },
-            );
+            self.reply(m, Body::ProduceResp { req, part: p, res: Err(e) });
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn produce_ok(
-        &mut self,
-        b: usize,
-        to: Node,
-        req: u64,
-        p: usize,
-        base: u64,
-        recs: &[RecId],
-        drop_reply: bool,
-        delay_reply: Time,
-    ) {
-        let m = Msg {
-            from: to,
-            to: Node::Broker(b),
-            body: Body::Heartbeat { inc: 0 },
-            drop_reply,
-            delay_reply,
-        };
-        let key = self.reply(
-            &m,
-            Body::ProduceResp {
-                req,
-                part: p,
-                res: Ok(base),
-            },
-        );
+    fn produce_ok(&mut self, b: usize, to: Node, req: u64, p: usize, base: u64, recs: &[RecId], drop_reply: bool, delay_reply: Time) {
+        let m = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply };
+        let key = self.reply(&m, Body::ProduceResp { req, part: p, res: Ok(base) });
         let bn = Self::bname(b);
-        tr!(
-            self,
-            "{bn} acks {} (offset {base})",
-            rec_list(&self.recs, recs)
-        );
+        tr!(self, "{bn} acks {} (offset {base})", rec_list(&self.recs, recs));
         for &r in recs {
-            self.why(
-                r,
-                format!("{bn} sent the produce response: written at offset {base}"),
-            );
+            self.why(r, format!("{bn} sent the produce response: written at offset {base}"));
             self.hooks.push(HookEv {
                 hook: Hook::Ack,
                 rec: r,
@@ -1560,17 +1276,7 @@ impl Sim {
     /// (maximal) ISR below min ISR at that moment, the answer is
     /// NOT_ENOUGH_REPLICAS_AFTER_APPEND although the record is written.
     #[allow(clippy::too_many_arguments)]
-    fn complete_produce(
-        &mut self,
-        b: usize,
-        p: usize,
-        to: Node,
-        req: u64,
-        base: u64,
-        recs: &[RecId],
-        drop_reply: bool,
-        delay_reply: Time,
-    ) {
+    fn complete_produce(&mut self, b: usize, p: usize, to: Node, req: u64, base: u64, recs: &[RecId], drop_reply: bool, delay_reply: Time) {
         let ls = &self.brokers[b].leading[&p];
         let mut maximal: BTreeSet<usize> = ls.isr.iter().copied().collect();
         if let Some((pend, _)) = &ls.pending_isr {
@@ -1579,25 +1285,17 @@ impl Sim {
         let min_isr = self.eff_min_isr(p);
         if maximal.len() < min_isr {
             let bn = Self::bname(b);
-            tr!(self, "{bn} answers NOT_ENOUGH_REPLICAS_AFTER_APPEND for {}: written below the HW, but the ISR has {} < {min_isr}", rec_list(&self.recs, recs), maximal.len());
+            tr!(
+                self,
+                "{bn} answers NOT_ENOUGH_REPLICAS_AFTER_APPEND for {}: written below the HW, but the ISR has {} < {min_isr}",
+                rec_list(&self.recs, recs),
+                maximal.len()
+            );
             for &r in recs {
                 self.why(r, format!("{bn} answered NotEnoughReplicasAfterAppend: the record IS in the log, but the ISR shrank below min.insync.replicas={min_isr}; a retry will duplicate it unless idempotent"));
             }
-            let m = Msg {
-                from: to,
-                to: Node::Broker(b),
-                body: Body::Heartbeat { inc: 0 },
-                drop_reply,
-                delay_reply,
-            };
-            self.reply(
-                &m,
-                Body::ProduceResp {
-                    req,
-                    part: p,
-                    res: Err(KErr::NotEnoughReplicasAfterAppend),
-                },
-            );
+            let m = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply };
+            self.reply(&m, Body::ProduceResp { req, part: p, res: Err(KErr::NotEnoughReplicasAfterAppend) });
         } else {
             self.produce_ok(b, to, req, p, base, recs, drop_reply, delay_reply);
         }
@@ -1621,21 +1319,9 @@ impl Sim {
         for &r in &d.recs {
             self.why(r, format!("{bn} gave up waiting for the ISR to replicate it (produce timeout): REQUEST_TIMED_OUT, though it stays in the leader's log"));
         }
-        let m = Msg {
-            from: d.to,
-            to: Node::Broker(b),
-            body: Body::Heartbeat { inc: 0 },
-            drop_reply: d.drop_reply,
-            delay_reply: d.delay_reply,
-        };
-        self.reply(
-            &m,
-            Body::ProduceResp {
-                req,
-                part: p,
-                res: Err(KErr::RequestTimedOut),
-            },
-        );
+        let m =
+            Msg { from: d.to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply: d.drop_reply, delay_reply: d.delay_reply };
+        self.reply(&m, Body::ProduceResp { req, part: p, res: Err(KErr::RequestTimedOut) });
     }
 
     /// R-E4: the leader's HW is the smallest LEO over itself, the maximal ISR and caught-up
@@ -1657,16 +1343,10 @@ impl Sim {
         let leo = log.leo();
         let mut new = leo;
         for (r, st) in &ls.followers {
-            let in_max = ls.isr.contains(r)
-                || ls
-                    .pending_isr
-                    .as_ref()
-                    .map(|(i, _)| i.contains(r))
-                    .unwrap_or(false);
-            let caught = st
-                .leo
-                .map(|l| l == leo || now.saturating_sub(st.last_caught_up) <= lag)
-                .unwrap_or(false);
+            let in_max = ls.isr.contains(r) || ls.pending_isr.as_ref().map(|(i, _)| i.contains(r)).unwrap_or(false);
+            // Only ISR-eligible (unfenced) replicas count when not in the ISR.
+            let eligible = !self.brokers[b].fenced_view.get(*r).copied().unwrap_or(false);
+            let caught = eligible && st.leo.map(|l| l == leo || now.saturating_sub(st.last_caught_up) <= lag).unwrap_or(false);
             if in_max || caught {
                 match st.leo {
                     None => return,
@@ -1677,26 +1357,10 @@ impl Sim {
         let old = log.hw;
         if new > old {
             self.brokers[b].logs.get_mut(&p).expect("log").hw = new;
-            tr!(
-                self,
-                "{} {} high watermark {} -> {}",
-                Self::bname(b),
-                self.parts[p].name,
-                old,
-                new
-            );
-            let recs: Vec<RecId> = self.brokers[b].logs[&p].entries[old as usize..new as usize]
-                .iter()
-                .filter_map(|e| e.rec)
-                .collect();
+            tr!(self, "{} {} high watermark {} -> {}", Self::bname(b), self.parts[p].name, old, new);
+            let recs: Vec<RecId> = self.brokers[b].logs[&p].entries[old as usize..new as usize].iter().filter_map(|e| e.rec).collect();
             for r in recs {
-                self.why(
-                    r,
-                    format!(
-                        "{} moved the high watermark past it: committed in Kafka's sense",
-                        Self::bname(b)
-                    ),
-                );
+                self.why(r, format!("{} moved the high watermark past it: committed in Kafka's sense", Self::bname(b)));
             }
             self.complete_delayed_produces(b, p);
         }
@@ -1707,40 +1371,17 @@ impl Sim {
         let Some(ls) = self.brokers[b].leading.get_mut(&p) else {
             return;
         };
-        let (ready, keep): (Vec<Delayed>, Vec<Delayed>) =
-            ls.delayed.drain(..).partition(|d| hw >= d.required);
+        let (ready, keep): (Vec<Delayed>, Vec<Delayed>) = ls.delayed.drain(..).partition(|d| hw >= d.required);
         ls.delayed = keep;
         for d in ready {
-            self.complete_produce(
-                b,
-                p,
-                d.to,
-                d.req,
-                d.base,
-                &d.recs,
-                d.drop_reply,
-                d.delay_reply,
-            );
+            self.complete_produce(b, p, d.to, d.req, d.base, &d.recs, d.drop_reply, d.delay_reply);
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_fetch(
-        &mut self,
-        b: usize,
-        f: usize,
-        p: usize,
-        offset: u64,
-        last_epoch: Option<i32>,
-        cur_epoch: i32,
-        fid: u64,
-    ) {
+    fn on_fetch(&mut self, b: usize, f: usize, p: usize, offset: u64, last_epoch: Option<i32>, cur_epoch: i32, fid: u64) {
         let reply = |s: &mut Sim, res: Result<FetchData, KErr>| {
-            s.send(
-                Node::Broker(b),
-                Node::Broker(f),
-                Body::FetchResp { part: p, fid, res },
-            );
+            s.send(Node::Broker(b), Node::Broker(f), Body::FetchResp { part: p, fid, res });
         };
         let Some(ls) = self.brokers[b].leading.get(&p) else {
             reply(self, Err(KErr::NotLeaderOrFollower));
@@ -1766,15 +1407,7 @@ impl Sim {
             None => (offset > leo).then_some((-1, leo)),
         };
         if let Some(d) = diverging {
-            reply(
-                self,
-                Ok(FetchData {
-                    entries: Vec::new(),
-                    hw,
-                    leader_leo: leo,
-                    diverging: Some(d),
-                }),
-            );
+            reply(self, Ok(FetchData { entries: Vec::new(), hw, leader_leo: leo, diverging: Some(d) }));
             return;
         }
         // R-F1: follower fetch state and lastCaughtUpTimeMs.
@@ -1799,21 +1432,9 @@ impl Sim {
             let inc = self.brokers[b].inc;
             let wait = self.sc.cluster.replica_fetch_wait_max_ms * MS;
             if let Some(ls) = self.brokers[b].leading.get_mut(&p) {
-                ls.parked.push(Parked {
-                    from: f,
-                    fid,
-                    offset,
-                });
+                ls.parked.push(Parked { from: f, fid, offset });
             }
-            self.push(
-                self.now + wait,
-                Ev::FetchWaitExpire {
-                    b,
-                    inc,
-                    part: p,
-                    fid,
-                },
-            );
+            self.push(self.now + wait, Ev::FetchWaitExpire { b, inc, part: p, fid });
         }
     }
 
@@ -1826,12 +1447,7 @@ impl Sim {
         while end < leo && log.entries[end].batch_base < end as u64 {
             end += 1;
         }
-        FetchData {
-            entries: log.entries[start..end].to_vec(),
-            hw: log.hw,
-            leader_leo: leo as u64,
-            diverging: None,
-        }
+        FetchData { entries: log.entries[start..end].to_vec(), hw: log.hw, leader_leo: leo as u64, diverging: None }
     }
 
     /// Answers waiting follower fetches: all of them after an append, or the one whose
@@ -1841,23 +1457,14 @@ impl Sim {
         let Some(ls) = self.brokers[b].leading.get_mut(&p) else {
             return;
         };
-        let (go, keep): (Vec<Parked>, Vec<Parked>) =
-            ls.parked.drain(..).partition(|pk| match only {
-                Some(fid) => pk.fid == fid,
-                None => pk.offset < leo,
-            });
+        let (go, keep): (Vec<Parked>, Vec<Parked>) = ls.parked.drain(..).partition(|pk| match only {
+            Some(fid) => pk.fid == fid,
+            None => pk.offset < leo,
+        });
         ls.parked = keep;
         for pk in go {
             let data = self.fetch_data(b, p, pk.offset);
-            self.send(
-                Node::Broker(b),
-                Node::Broker(pk.from),
-                Body::FetchResp {
-                    part: p,
-                    fid: pk.fid,
-                    res: Ok(data),
-                },
-            );
+            self.send(Node::Broker(b), Node::Broker(pk.from), Body::FetchResp { part: p, fid: pk.fid, res: Ok(data) });
         }
     }
 
@@ -1884,27 +1491,9 @@ impl Sim {
         if let Some(fs) = self.brokers[b].following.get_mut(&p) {
             fs.outstanding = Some(fid);
         }
-        self.send(
-            Node::Broker(b),
-            Node::Broker(leader),
-            Body::Fetch {
-                part: p,
-                offset,
-                last_epoch,
-                cur_epoch,
-                fid,
-            },
-        );
+        self.send(Node::Broker(b), Node::Broker(leader), Body::Fetch { part: p, offset, last_epoch, cur_epoch, fid });
         let to = self.sc.cluster.replica_socket_timeout_ms * MS;
-        self.push(
-            self.now + to,
-            Ev::FetchTimeout {
-                b,
-                inc,
-                part: p,
-                fid,
-            },
-        );
+        self.push(self.now + to, Ev::FetchTimeout { b, inc, part: p, fid });
     }
 
     fn schedule_fetch_retry(&mut self, b: usize, p: usize) {
@@ -1979,13 +1568,7 @@ impl Sim {
                 rec_list(&self.recs, &recs)
             );
             for (i, &r) in recs.iter().enumerate() {
-                self.why(
-                    r,
-                    format!(
-                        "{bn} (follower) replicated it at offset {}",
-                        base + i as u64
-                    ),
-                );
+                self.why(r, format!("{bn} (follower) replicated it at offset {}", base + i as u64));
                 self.hooks.push(HookEv {
                     hook: Hook::Replicate,
                     rec: r,
@@ -2015,22 +1598,12 @@ impl Sim {
         if to >= leo {
             return;
         }
-        let removed: Vec<RecId> = log.entries[to as usize..]
-            .iter()
-            .filter_map(|e| e.rec)
-            .collect();
+        let removed: Vec<RecId> = log.entries[to as usize..].iter().filter_map(|e| e.rec).collect();
         let actual = log.truncate_to(to);
         let (bn, pname) = (Self::bname(b), self.parts[p].name.clone());
-        tr!(
-            self,
-            "{bn} truncates {pname} to offset {actual} ({why}), dropping {}",
-            rec_list(&self.recs, &removed)
-        );
+        tr!(self, "{bn} truncates {pname} to offset {actual} ({why}), dropping {}", rec_list(&self.recs, &removed));
         for r in removed {
-            self.why(
-                r,
-                format!("{bn} truncated its log to offset {actual}: {why}; this copy is gone"),
-            );
+            self.why(r, format!("{bn} truncated its log to offset {actual}: {why}; this copy is gone"));
         }
     }
 
@@ -2071,30 +1644,12 @@ impl Sim {
                 .iter()
                 .copied()
                 .filter(|&r| r != b)
-                .filter(|r| {
-                    ls.followers
-                        .get(r)
-                        .map(|s| s.leo != Some(leo) && now.saturating_sub(s.last_caught_up) > lag)
-                        .unwrap_or(false)
-                })
+                .filter(|r| ls.followers.get(r).map(|s| s.leo != Some(leo) && now.saturating_sub(s.last_caught_up) > lag).unwrap_or(false))
                 .collect();
             if !out.is_empty() {
-                let isr: Vec<usize> = ls
-                    .isr
-                    .iter()
-                    .copied()
-                    .filter(|r| !out.contains(r))
-                    .collect();
+                let isr: Vec<usize> = ls.isr.iter().copied().filter(|r| !out.contains(r)).collect();
                 let names: Vec<String> = out.iter().map(|&r| Self::bname(r)).collect();
-                self.send_alter_isr(
-                    b,
-                    p,
-                    isr,
-                    &format!(
-                        "{} fell behind for longer than replica.lag.time.max.ms",
-                        names.join(", ")
-                    ),
-                );
+                self.send_alter_isr(b, p, isr, &format!("{} fell behind for longer than replica.lag.time.max.ms", names.join(", ")));
             }
         }
     }
@@ -2102,32 +1657,12 @@ impl Sim {
     fn send_alter_isr(&mut self, b: usize, p: usize, isr: Vec<usize>, why: &str) {
         let now = self.now;
         let ls = self.brokers[b].leading.get_mut(&p).expect("leader");
-        let mut ordered: Vec<usize> = self.parts[p]
-            .replicas
-            .iter()
-            .copied()
-            .filter(|r| isr.contains(r))
-            .collect();
+        let mut ordered: Vec<usize> = self.parts[p].replicas.iter().copied().filter(|r| isr.contains(r)).collect();
         ordered.dedup();
         ls.pending_isr = Some((ordered.clone(), now));
         let (le, pe) = (ls.epoch, ls.pepoch);
-        tr!(
-            self,
-            "{} asks the controller to set the ISR of {} to [{}]: {why}",
-            Self::bname(b),
-            self.parts[p].name,
-            names(&ordered)
-        );
-        self.send(
-            Node::Broker(b),
-            Node::Controller,
-            Body::AlterIsr {
-                part: p,
-                leader_epoch: le,
-                pepoch: pe,
-                isr: ordered,
-            },
-        );
+        tr!(self, "{} asks the controller to set the ISR of {} to [{}]: {why}", Self::bname(b), self.parts[p].name, names(&ordered));
+        self.send(Node::Broker(b), Node::Controller, Body::AlterIsr { part: p, leader_epoch: le, pepoch: pe, isr: ordered });
     }
 
     fn on_alter_isr_resp(&mut self, b: usize, p: usize, res: Result<PartState, KErr>) {
@@ -2152,10 +1687,7 @@ impl Sim {
                     // A restarted broker registers with a new incarnation: the controller fences
                     // the old one first, so it leaves every ISR and leadership.
                     if !self.ctrl.fenced[b] {
-                        self.ctrl_fence(
-                            b,
-                            &format!("{} re-registered after a restart", Self::bname(b)),
-                        );
+                        self.ctrl_fence(b, &format!("{} re-registered after a restart", Self::bname(b)));
                     }
                     self.ctrl.inc[b] = inc;
                 }
@@ -2168,35 +1700,20 @@ impl Sim {
                     self.ctrl_unfence(b);
                 }
             }
-            Body::AlterIsr {
-                part,
-                leader_epoch,
-                pepoch,
-                isr,
-            } => {
+            Body::AlterIsr { part, leader_epoch, pepoch, isr } => {
                 let st = &self.ctrl.parts[part];
                 let res = if st.leader != Some(b) || st.epoch != leader_epoch {
                     Err(KErr::FencedLeaderEpoch)
                 } else if st.pepoch != pepoch {
                     Err(KErr::InvalidUpdateVersion)
-                } else if isr
-                    .iter()
-                    .any(|&r| !st.isr.contains(&r) && self.ctrl.fenced[r])
-                    || !isr.contains(&b)
-                {
+                } else if isr.iter().any(|&r| !st.isr.contains(&r) && self.ctrl.fenced[r]) || !isr.contains(&b) {
                     Err(KErr::InvalidUpdateVersion)
                 } else {
                     let st = &mut self.ctrl.parts[part];
                     st.isr = isr;
                     st.pepoch += 1;
                     let st = st.clone();
-                    tr!(
-                        self,
-                        "controller: ISR of {} is now [{}] (partition epoch {})",
-                        self.parts[part].name,
-                        names(&st.isr),
-                        st.pepoch
-                    );
+                    tr!(self, "controller: ISR of {} is now [{}] (partition epoch {})", self.parts[part].name, names(&st.isr), st.pepoch);
                     Ok(st)
                 };
                 let ok = res.is_ok();
@@ -2211,22 +1728,13 @@ impl Sim {
 
     /// Sends the state of the given partitions to every broker (brokers replay the metadata
     /// log; a broker cut off from the controller simply does not hear of it).
+    /// Every publication also carries which brokers are fenced (brokers learn of registrations
+    /// from the same log).
     fn ctrl_publish(&mut self, parts: &[usize]) {
-        if parts.is_empty() {
-            return;
-        }
-        let states: Vec<(usize, PartState)> = parts
-            .iter()
-            .map(|&p| (p, self.ctrl.parts[p].clone()))
-            .collect();
+        let states: Vec<(usize, PartState)> = parts.iter().map(|&p| (p, self.ctrl.parts[p].clone())).collect();
         for b in 0..self.brokers.len() {
-            self.send(
-                Node::Controller,
-                Node::Broker(b),
-                Body::Meta {
-                    parts: states.clone(),
-                },
-            );
+            let fenced = self.ctrl.fenced.clone();
+            self.send(Node::Controller, Node::Broker(b), Body::Meta { parts: states.clone(), fenced });
         }
     }
 
@@ -2249,7 +1757,12 @@ impl Sim {
                 ch = true;
             }
             if ch {
-                self.ctrl_elect(p, why);
+                if !self.ctrl_elect(p, why) {
+                    // Only the ISR changed: that is a new partition epoch too.
+                    self.ctrl.parts[p].pepoch += 1;
+                    let isr = names(&self.ctrl.parts[p].isr);
+                    tr!(self, "controller: ISR of {} is now [{isr}] ({} fenced)", self.parts[p].name, Self::bname(b));
+                }
                 changed.push(p);
             }
         }
@@ -2270,10 +1783,9 @@ impl Sim {
         }
         self.ctrl_publish(&changed);
         // The returning broker replays the whole metadata log.
-        let all: Vec<(usize, PartState)> = (0..self.parts.len())
-            .map(|p| (p, self.ctrl.parts[p].clone()))
-            .collect();
-        self.send(Node::Controller, Node::Broker(b), Body::Meta { parts: all });
+        let all: Vec<(usize, PartState)> = (0..self.parts.len()).map(|p| (p, self.ctrl.parts[p].clone())).collect();
+        let fenced = self.ctrl.fenced.clone();
+        self.send(Node::Controller, Node::Broker(b), Body::Meta { parts: all, fenced });
     }
 
     /// Elects a leader if the current one is not valid. Returns whether anything changed.
@@ -2287,10 +1799,7 @@ impl Sim {
             }
         }
         let old = st.leader;
-        let clean = replicas
-            .iter()
-            .copied()
-            .find(|&r| !fenced[r] && st.isr.contains(&r));
+        let clean = replicas.iter().copied().find(|&r| !fenced[r] && st.isr.contains(&r));
         let mut unclean = false;
         let new = match clean {
             Some(r) => Some(r),
@@ -2308,7 +1817,11 @@ impl Sim {
             let name = self.parts[p].name.clone();
             let isr = names(&self.ctrl.parts[p].isr);
             tr!(self, "controller: {name} has no leader: no live ISR member (ISR [{isr}]) and unclean election is off");
-            self.partition_why(p, None, format!("controller left {name} leaderless: the ISR [{isr}] has no live member and unclean.leader.election.enable=false"));
+            self.partition_why(
+                p,
+                None,
+                format!("controller left {name} leaderless: the ISR [{isr}] has no live member and unclean.leader.election.enable=false"),
+            );
             return true;
         }
         st.leader = new;
@@ -2330,15 +1843,23 @@ impl Sim {
                 self.partition_why(
                     p,
                     Some(l),
-                    format!(
-                        "controller elected {} leader of {name} in epoch {epoch} ({kind}; {why})",
-                        Self::bname(l)
-                    ),
+                    format!("controller elected {} leader of {name} in epoch {epoch} ({kind}; {why})", Self::bname(l)),
                 );
             }
             None => {
-                tr!(self, "controller: {name} has no leader in epoch {epoch}: no live ISR member (ISR [{}]) and unclean election is off", names(&isr));
-                self.partition_why(p, None, format!("controller left {name} leaderless: the ISR [{}] has no live member and unclean.leader.election.enable=false", names(&isr)));
+                tr!(
+                    self,
+                    "controller: {name} has no leader in epoch {epoch}: no live ISR member (ISR [{}]) and unclean election is off",
+                    names(&isr)
+                );
+                self.partition_why(
+                    p,
+                    None,
+                    format!(
+                        "controller left {name} leaderless: the ISR [{}] has no live member and unclean.leader.election.enable=false",
+                        names(&isr)
+                    ),
+                );
             }
         }
         true
@@ -2348,11 +1869,7 @@ impl Sim {
     /// some replica holds but the new leader does not.
     fn partition_why(&mut self, p: usize, new_leader: Option<usize>, line: String) {
         let have: BTreeSet<RecId> = match new_leader {
-            Some(l) => self.brokers[l]
-                .logs
-                .get(&p)
-                .map(|lg| lg.entries.iter().filter_map(|e| e.rec).collect())
-                .unwrap_or_default(),
+            Some(l) => self.brokers[l].logs.get(&p).map(|lg| lg.entries.iter().filter_map(|e| e.rec).collect()).unwrap_or_default(),
             None => BTreeSet::new(),
         };
         let mut affected = BTreeSet::new();
@@ -2378,16 +1895,17 @@ impl Sim {
         for p in 0..self.parts.len() {
             let pref = self.parts[p].replicas[0];
             let st = &mut self.ctrl.parts[p];
-            if st.leader.is_some()
-                && st.leader != Some(pref)
-                && !self.ctrl.fenced[pref]
-                && st.isr.contains(&pref)
-            {
+            if st.leader.is_some() && st.leader != Some(pref) && !self.ctrl.fenced[pref] && st.isr.contains(&pref) {
                 st.leader = Some(pref);
                 st.epoch += 1;
                 st.pepoch += 1;
                 let epoch = st.epoch;
-                tr!(self, "controller moves leadership of {} back to preferred replica {} (epoch {epoch}, auto.leader.rebalance.enable)", self.parts[p].name, Self::bname(pref));
+                tr!(
+                    self,
+                    "controller moves leadership of {} back to preferred replica {} (epoch {epoch}, auto.leader.rebalance.enable)",
+                    self.parts[p].name,
+                    Self::bname(pref)
+                );
                 changed.push(p);
             }
         }
@@ -2410,19 +1928,9 @@ impl Sim {
                 self.producer_poll(p);
             }
             Body::Disconnect { broker } => {
-                let reqs: Vec<u64> = self.producers[p]
-                    .reqs
-                    .iter()
-                    .filter(|(_, r)| r.broker == broker)
-                    .map(|(k, _)| *k)
-                    .collect();
+                let reqs: Vec<u64> = self.producers[p].reqs.iter().filter(|(_, r)| r.broker == broker).map(|(k, _)| *k).collect();
                 if !reqs.is_empty() {
-                    tr!(
-                        self,
-                        "{}: connection to {} lost",
-                        self.producers[p].cfg.name,
-                        Self::bname(broker)
-                    );
+                    tr!(self, "{}: connection to {} lost", self.producers[p].cfg.name, Self::bname(broker));
                 }
                 for k in reqs {
                     let r = self.producers[p].reqs.remove(&k).expect("listed");
@@ -2444,9 +1952,7 @@ impl Sim {
             }
             Body::InitPidResp { req, pid, epoch } => {
                 let pr = &mut self.producers[p];
-                if pr.init != Init::Sent(req, pr.wake.unwrap_or(0))
-                    && !matches!(pr.init, Init::Sent(r, _) if r == req)
-                {
+                if pr.init != Init::Sent(req, pr.wake.unwrap_or(0)) && !matches!(pr.init, Init::Sent(r, _) if r == req) {
                     return;
                 }
                 let bumped = pr.pid == pid;
@@ -2461,12 +1967,7 @@ impl Sim {
                     pp.last_acked = -1;
                     pp.unresolved = false;
                 }
-                let ids: Vec<u64> = pr
-                    .batches
-                    .iter()
-                    .filter(|(_, b)| !b.in_flight)
-                    .map(|(k, _)| *k)
-                    .collect();
+                let ids: Vec<u64> = pr.batches.iter().filter(|(_, b)| !b.in_flight).map(|(k, _)| *k).collect();
                 for k in ids {
                     if let Some(b) = pr.batches.get_mut(&k) {
                         b.seq = None;
@@ -2496,9 +1997,7 @@ impl Sim {
     fn backoff(&mut self, attempts: u32, cfg_ms: u64, max_ms: u64) -> Time {
         if self.sc.version >= Version::V3_9 {
             // KIP-580 (3.7): exponential backoff with 20% jitter, capped at retry.backoff.max.ms.
-            let exp = cfg_ms
-                .saturating_mul(1u64 << attempts.saturating_sub(1).min(20))
-                .min(max_ms.max(cfg_ms));
+            let exp = cfg_ms.saturating_mul(1u64 << attempts.saturating_sub(1).min(20)).min(max_ms.max(cfg_ms));
             let j = (exp * MS / 5).max(1);
             let r = self.rng.next_u64() % (2 * j + 1);
             (exp * MS + r).saturating_sub(j)
@@ -2535,11 +2034,7 @@ impl Sim {
                 }
                 pr.batches.remove(&bid);
                 pr.parts[part].dq.retain(|&x| x != bid);
-                tr!(
-                    self,
-                    "{name}: send of {} acknowledged (offset {base})",
-                    rec_list(&self.recs, &batch.recs)
-                );
+                tr!(self, "{name}: send of {} acknowledged (offset {base})", rec_list(&self.recs, &batch.recs));
                 for (i, &r) in batch.recs.iter().enumerate() {
                     self.recs[r as usize].status = RecStatus::Acked((base + i as u64) as i64);
                     self.why(r, format!("{name} got the ack: the application sees a successful send (offset {})", base + i as u64));
@@ -2571,8 +2066,7 @@ impl Sim {
                 }
                 if can_retry {
                     let attempts = batch.attempts + 1;
-                    let back =
-                        self.backoff(attempts, cfg.retry_backoff_ms, cfg.retry_backoff_max_ms);
+                    let back = self.backoff(attempts, cfg.retry_backoff_ms, cfg.retry_backoff_max_ms);
                     let now = self.now;
                     let pr = &mut self.producers[p];
                     if e.needs_metadata() {
@@ -2600,24 +2094,13 @@ impl Sim {
                         let s = b.seq;
                         let pos = dq
                             .iter()
-                            .position(|x| {
-                                pr.batches
-                                    .get(x)
-                                    .map(|ob| ob.seq.is_none() || ob.seq > s)
-                                    .unwrap_or(true)
-                            })
+                            .position(|x| pr.batches.get(x).map(|ob| ob.seq.is_none() || ob.seq > s).unwrap_or(true))
                             .unwrap_or(dq.len());
                         dq.insert(pos, bid);
                     } else {
                         dq.push_front(bid);
                     }
-                    tr!(
-                        self,
-                        "{name}: {} for {}; retrying (attempt {})",
-                        e.code(),
-                        rec_list(&self.recs, &batch.recs),
-                        attempts + 1
-                    );
+                    tr!(self, "{name}: {} for {}; retrying (attempt {})", e.code(), rec_list(&self.recs, &batch.recs), attempts + 1);
                     for &r in &batch.recs {
                         self.why(r, format!("{name} got {} and will retry", e.exception()));
                     }
@@ -2635,14 +2118,7 @@ impl Sim {
         }
     }
 
-    fn fail_batch(
-        &mut self,
-        p: usize,
-        bid: u64,
-        exception: &'static str,
-        reason: &str,
-        raised: bool,
-    ) {
+    fn fail_batch(&mut self, p: usize, bid: u64, exception: &'static str, reason: &str, raised: bool) {
         let Some(batch) = self.producers[p].batches.remove(&bid) else {
             return;
         };
@@ -2656,21 +2132,14 @@ impl Sim {
                 // unresolved until later batches tell, else the epoch is bumped (R-B5). A
                 // failed last batch simply gives its sequence numbers back.
                 let n = batch.recs.len() as i32;
-                if pr.parts[part].next_seq == s + n
-                    && !batch.in_flight
-                    && exception != "TimeoutException"
-                {
+                if pr.parts[part].next_seq == s + n && !batch.in_flight && exception != "TimeoutException" {
                     pr.parts[part].next_seq = s;
                 } else {
                     pr.parts[part].unresolved = true;
                 }
             }
         }
-        tr!(
-            self,
-            "{name}: send of {} failed with {exception} ({reason})",
-            rec_list(&self.recs, &batch.recs)
-        );
+        tr!(self, "{name}: send of {} failed with {exception} ({reason})", rec_list(&self.recs, &batch.recs));
         for &r in &batch.recs {
             if raised {
                 self.errors.push(ClientError {
@@ -2683,10 +2152,7 @@ impl Sim {
                 });
             }
             self.recs[r as usize].status = RecStatus::Failed(exception);
-            self.why(
-                r,
-                format!("{name} reported {exception} to the application ({reason})"),
-            );
+            self.why(r, format!("{name} reported {exception} to the application ({reason})"));
             self.hooks.push(HookEv {
                 hook: Hook::Response,
                 rec: r,
@@ -2750,19 +2216,8 @@ impl Sim {
                 pr.parts[part].dq.push_back(id);
             }
         }
-        tr!(
-            self,
-            "{name}: send({}) to {}",
-            self.recs[rec as usize].id,
-            self.parts[part].name
-        );
-        self.why(
-            rec,
-            format!(
-                "application called {name}.send() for {}",
-                self.parts[part].name
-            ),
-        );
+        tr!(self, "{name}: send({}) to {}", self.recs[rec as usize].id, self.parts[part].name);
+        self.why(rec, format!("application called {name}.send() for {}", self.parts[part].name));
         self.hooks.push(HookEv {
             hook: Hook::Send,
             rec,
@@ -2787,29 +2242,16 @@ impl Sim {
         let name = cfg.name.clone();
 
         // Request timeouts: the client disconnects and fails what was in flight there (R-B3).
-        let timed_out: Vec<(u64, usize)> = self.producers[p]
-            .reqs
-            .iter()
-            .filter(|(_, r)| r.deadline <= now)
-            .map(|(k, r)| (*k, r.broker))
-            .collect();
+        let timed_out: Vec<(u64, usize)> =
+            self.producers[p].reqs.iter().filter(|(_, r)| r.deadline <= now).map(|(k, r)| (*k, r.broker)).collect();
         for (k, broker) in timed_out {
             if let Some(r) = self.producers[p].reqs.remove(&k) {
                 self.producers[p].inflight_to[broker] -= 1;
-                tr!(
-                    self,
-                    "{name}: no response from {} within request.timeout.ms",
-                    Self::bname(broker)
-                );
+                tr!(self, "{name}: no response from {} within request.timeout.ms", Self::bname(broker));
                 if let Some(bid) = r.batch {
                     self.batch_result(p, bid, Err(KErr::RequestTimedOut));
                 }
-                let others: Vec<u64> = self.producers[p]
-                    .reqs
-                    .iter()
-                    .filter(|(_, r)| r.broker == broker)
-                    .map(|(k, _)| *k)
-                    .collect();
+                let others: Vec<u64> = self.producers[p].reqs.iter().filter(|(_, r)| r.broker == broker).map(|(k, _)| *k).collect();
                 for k2 in others {
                     if let Some(r2) = self.producers[p].reqs.remove(&k2) {
                         self.producers[p].inflight_to[broker] -= 1;
@@ -2835,12 +2277,7 @@ impl Sim {
 
         // Delivery timeout (R-B5): batches expire from creation, queued or in flight.
         let dt = cfg.delivery_timeout_ms * MS;
-        let expired: Vec<u64> = self.producers[p]
-            .batches
-            .iter()
-            .filter(|(_, b)| now >= b.created + dt)
-            .map(|(k, _)| *k)
-            .collect();
+        let expired: Vec<u64> = self.producers[p].batches.iter().filter(|(_, b)| now >= b.created + dt).map(|(k, _)| *k).collect();
         for bid in expired {
             let in_flight = self.producers[p].batches[&bid].in_flight;
             if in_flight {
@@ -2858,17 +2295,12 @@ impl Sim {
                 }
             }
             let n = self.producers[p].batches[&bid].recs.len();
-            let pn = self.parts[self.producers[p].batches[&bid].part]
-                .name
-                .clone();
+            let pn = self.parts[self.producers[p].batches[&bid].part].name.clone();
             self.fail_batch(
                 p,
                 bid,
                 "TimeoutException",
-                &format!(
-                    "Expiring {n} record(s) for {pn}: {} ms has passed since batch creation",
-                    cfg.delivery_timeout_ms
-                ),
+                &format!("Expiring {n} record(s) for {pn}: {} ms has passed since batch creation", cfg.delivery_timeout_ms),
                 true,
             );
         }
@@ -2885,16 +2317,9 @@ impl Sim {
                     }
                 }
             }
-            let needs = pr.init == Init::Needed
-                || (pr.bump
-                    && pr.init == Init::Ready
-                    && pr.parts.iter().all(|pp| pp.n_inflight == 0));
+            let needs = pr.init == Init::Needed || (pr.bump && pr.init == Init::Ready && pr.parts.iter().all(|pp| pp.n_inflight == 0));
             if needs {
-                let bump = if pr.bump && pr.pid >= 0 {
-                    Some((pr.pid, pr.epoch))
-                } else {
-                    None
-                };
+                let bump = if pr.bump && pr.pid >= 0 { Some((pr.pid, pr.epoch)) } else { None };
                 let nb = self.brokers.len();
                 let broker = pr.rr % nb;
                 pr.rr += 1;
@@ -2904,11 +2329,7 @@ impl Sim {
                 let deadline = now + cfg.request_timeout_ms * MS;
                 pr.init = Init::Sent(req, deadline);
                 let inst = pr.inst;
-                self.send(
-                    Node::Producer(p, inst),
-                    Node::Broker(broker),
-                    Body::InitPid { req, bump },
-                );
+                self.send(Node::Producer(p, inst), Node::Broker(broker), Body::InitPid { req, bump });
             }
         }
 
@@ -2923,11 +2344,7 @@ impl Sim {
             let pr = &mut self.producers[p];
             pr.meta_req = Some((req, broker, now + cfg.request_timeout_ms * MS));
             let inst = pr.inst;
-            self.send(
-                Node::Producer(p, inst),
-                Node::Broker(broker),
-                Body::MetaReq { req },
-            );
+            self.send(Node::Producer(p, inst), Node::Broker(broker), Body::MetaReq { req });
         }
 
         // Drain.
@@ -2992,11 +2409,7 @@ impl Sim {
             let pr = &mut self.producers[p];
             pr.meta_req = Some((req, broker, now + cfg.request_timeout_ms * MS));
             let inst = pr.inst;
-            self.send(
-                Node::Producer(p, inst),
-                Node::Broker(broker),
-                Body::MetaReq { req },
-            );
+            self.send(Node::Producer(p, inst), Node::Broker(broker), Body::MetaReq { req });
         }
         let pr = &self.producers[p];
         for r in pr.reqs.values() {
@@ -3078,33 +2491,17 @@ impl Sim {
         let inst = pr.inst;
         let acks = cfg.acks;
         let timeout = cfg.request_timeout_ms * MS;
-        let key = self.send(
-            Node::Producer(p, inst),
-            Node::Broker(leader),
-            Body::Produce {
-                req,
-                part,
-                batch: entries,
-                bytes,
-                acks,
-                timeout,
-            },
-        );
+        let key =
+            self.send(Node::Producer(p, inst), Node::Broker(leader), Body::Produce { req, part, batch: entries, bytes, acks, timeout });
         let name = cfg.name.clone();
-        let seqtxt = seq
-            .map(|s| format!(" pid {pid} epoch {bepoch} seq {s}"))
-            .unwrap_or_default();
+        let seqtxt = seq.map(|s| format!(" pid {pid} epoch {bepoch} seq {s}")).unwrap_or_default();
         tr!(
             self,
             "{name}: produce request to {} for {}{}{}",
             Self::bname(leader),
             rec_list(&self.recs, &recs),
             seqtxt,
-            if attempt > 0 {
-                format!(" (retry {attempt})")
-            } else {
-                String::new()
-            }
+            if attempt > 0 { format!(" (retry {attempt})") } else { String::new() }
         );
         for &r in &recs {
             self.why(
@@ -3114,11 +2511,7 @@ impl Sim {
                     Self::bname(leader),
                     acks_name(acks),
                     seqtxt,
-                    if attempt > 0 {
-                        format!(", retry {attempt}")
-                    } else {
-                        String::new()
-                    }
+                    if attempt > 0 { format!(", retry {attempt}") } else { String::new() }
                 ),
             );
             self.hooks.push(HookEv {
@@ -3142,10 +2535,7 @@ impl Sim {
             pr.batches.remove(&bid);
             for &r in &recs {
                 self.recs[r as usize].status = RecStatus::Acked(-1);
-                self.why(
-                    r,
-                    format!("{name} completed the send at once (acks=0: no response is expected)"),
-                );
+                self.why(r, format!("{name} completed the send at once (acks=0: no response is expected)"));
                 self.hooks.push(HookEv {
                     hook: Hook::Response,
                     rec: r,
@@ -3159,14 +2549,7 @@ impl Sim {
             }
         } else {
             let pr = &mut self.producers[p];
-            pr.reqs.insert(
-                req,
-                PReq {
-                    batch: Some(bid),
-                    broker: leader,
-                    deadline: now + timeout,
-                },
-            );
+            pr.reqs.insert(req, PReq { batch: Some(bid), broker: leader, deadline: now + timeout });
             pr.inflight_to[leader] += 1;
         }
     }
@@ -3180,17 +2563,9 @@ impl Sim {
         pr.crashed = true;
         pr.inst += 1;
         let name = pr.cfg.name.clone();
-        let recs: Vec<RecId> = pr
-            .batches
-            .values()
-            .flat_map(|b| b.recs.iter().copied())
-            .collect();
+        let recs: Vec<RecId> = pr.batches.values().flat_map(|b| b.recs.iter().copied()).collect();
         self.reset_producer(p);
-        tr!(
-            self,
-            "{name} crashes with {} unanswered record(s)",
-            recs.len()
-        );
+        tr!(self, "{name} crashes with {} unanswered record(s)", recs.len());
         for r in recs {
             self.recs[r as usize].status = RecStatus::NoAnswer;
             self.why(r, format!("{name} crashed before it was answered"));
@@ -3204,18 +2579,8 @@ impl Sim {
         pr.batches.clear();
         pr.reqs.clear();
         pr.inflight_to = vec![0; nb];
-        pr.parts = vec![
-            PPart {
-                last_acked: -1,
-                ..Default::default()
-            };
-            np
-        ];
-        pr.init = if pr.cfg.idempotence {
-            Init::Needed
-        } else {
-            Init::Ready
-        };
+        pr.parts = vec![PPart { last_acked: -1, ..Default::default() }; np];
+        pr.init = if pr.cfg.idempotence { Init::Needed } else { Init::Ready };
         pr.bump = false;
         pr.pid = -1;
         pr.epoch = -1;
@@ -3235,10 +2600,7 @@ impl Sim {
         pr.crashed = false;
         let inst = pr.inst;
         let name = pr.cfg.name.clone();
-        tr!(
-            self,
-            "{name} restarts (a new instance: a new producer id if idempotent)"
-        );
+        tr!(self, "{name} restarts (a new instance: a new producer id if idempotent)");
         if resend {
             let again: Vec<RecId> = (0..self.recs.len() as RecId)
                 .filter(|&r| {
@@ -3247,12 +2609,7 @@ impl Sim {
                 })
                 .collect();
             for r in again {
-                self.why(
-                    r,
-                    format!(
-                        "the restarted {name} re-sends it (an application-level retry: a new copy)"
-                    ),
-                );
+                self.why(r, format!("the restarted {name} re-sends it (an application-level retry: a new copy)"));
                 self.producer_send(p, r);
             }
         }
@@ -3382,10 +2739,7 @@ impl Sim {
         }
         let t = f.topic.unwrap_or(0);
         let pi = f.partition.unwrap_or(0);
-        self.parts
-            .iter()
-            .position(|p| p.topic == t && p.index == pi)
-            .unwrap_or(0)
+        self.parts.iter().position(|p| p.topic == t && p.index == pi).unwrap_or(0)
     }
 
     fn resolve_broker(&self, f: &Fault, h: Option<&HookEv>) -> Option<usize> {
@@ -3410,11 +2764,7 @@ impl Sim {
                     }
                 }
                 let leader = self.ctrl.parts[p].leader;
-                self.parts[p]
-                    .replicas
-                    .iter()
-                    .copied()
-                    .find(|&r| Some(r) != leader && self.brokers[r].alive)
+                self.parts[p].replicas.iter().copied().find(|&r| Some(r) != leader && self.brokers[r].alive)
             }
             _ => None,
         }
@@ -3453,11 +2803,7 @@ impl Sim {
             | Action::IsolateBroker
             | Action::SlowFollower => {
                 let Some(b) = self.resolve_broker(&f, h) else {
-                    tr!(
-                        self,
-                        "{said}: no broker matches target {:?}; nothing happens",
-                        f.target
-                    );
+                    tr!(self, "{said}: no broker matches target {:?}; nothing happens", f.target);
                     return;
                 };
                 said = format!("{said} on {}", Self::bname(b));
@@ -3498,17 +2844,13 @@ impl Sim {
                     }
                 }
             }
-            Action::DropRequest
-            | Action::DropResponse
-            | Action::DelayRequest
-            | Action::DelayResponse => {
+            Action::DropRequest | Action::DropResponse | Action::DelayRequest | Action::DelayResponse => {
                 let Some(h) = h else { return };
                 let Some(key) = h.msg else {
                     tr!(self, "{said}: the message was already lost");
                     return;
                 };
-                let on_reply = matches!(f.action, Action::DropResponse | Action::DelayResponse)
-                    && h.msg_is_request;
+                let on_reply = matches!(f.action, Action::DropResponse | Action::DelayResponse) && h.msg_is_request;
                 let drop = matches!(f.action, Action::DropRequest | Action::DropResponse);
                 self.faults_log.push((self.now, said.clone()));
                 if on_reply {
@@ -3522,11 +2864,7 @@ impl Sim {
                     tr!(
                         self,
                         "{said}: the response to that request will be {}",
-                        if drop {
-                            "lost".to_string()
-                        } else {
-                            format!("{} ms late", f.duration_ms)
-                        }
+                        if drop { "lost".to_string() } else { format!("{} ms late", f.duration_ms) }
                     );
                 } else if let Some(ev) = self.queue.remove(&key) {
                     if drop {
@@ -3535,20 +2873,12 @@ impl Sim {
                             h.rec,
                             format!(
                                 "fault: the {} carrying it was lost on the wire",
-                                if h.msg_is_request {
-                                    "produce request"
-                                } else {
-                                    "produce response"
-                                }
+                                if h.msg_is_request { "produce request" } else { "produce response" }
                             ),
                         );
                     } else {
                         let at = key.0 + f.duration_ms * MS;
-                        tr!(
-                            self,
-                            "{said}: the message arrives {} ms late",
-                            f.duration_ms
-                        );
+                        tr!(self, "{said}: the message arrives {} ms late", f.duration_ms);
                         self.push(at, ev);
                     }
                 }
@@ -3561,15 +2891,7 @@ impl Sim {
             }
             Action::RestartProducer => {
                 let p = self.resolve_producer(&f, h);
-                tr!(
-                    self,
-                    "{said}{}",
-                    if f.resend_unanswered {
-                        " (resend = unanswered)"
-                    } else {
-                        ""
-                    }
-                );
+                tr!(self, "{said}{}", if f.resend_unanswered { " (resend = unanswered)" } else { "" });
                 self.faults_log.push((self.now, said));
                 self.producer_restart(p, f.resend_unanswered);
             }
@@ -3600,11 +2922,7 @@ impl Sim {
         match how {
             Death::Crash => {}
             Death::Wipe => {
-                let lost: Vec<RecId> = br
-                    .logs
-                    .values()
-                    .flat_map(|l| l.entries.iter().filter_map(|e| e.rec))
-                    .collect();
+                let lost: Vec<RecId> = br.logs.values().flat_map(|l| l.entries.iter().filter_map(|e| e.rec)).collect();
                 for l in br.logs.values_mut() {
                     *l = Log::default();
                 }
@@ -3617,11 +2935,7 @@ impl Sim {
                 let parts: Vec<usize> = br.logs.keys().copied().collect();
                 for p in parts {
                     let log = &self.brokers[b].logs[&p];
-                    if let Some(first) = log
-                        .entries
-                        .iter()
-                        .position(|e| e.append_time + window > now)
-                    {
+                    if let Some(first) = log.entries.iter().position(|e| e.append_time + window > now) {
                         self.truncate(b, p, first as u64, "power loss: unflushed writes are gone");
                     }
                 }
@@ -3631,26 +2945,14 @@ impl Sim {
         // they only notice by timing out.
         if !matches!(how, Death::PowerLoss(_)) {
             for p in 0..self.producers.len() {
-                if self.producers[p].alive && self.producers[p].reqs.values().any(|r| r.broker == b)
-                {
+                if self.producers[p].alive && self.producers[p].reqs.values().any(|r| r.broker == b) {
                     let inst = self.producers[p].inst;
-                    self.send(
-                        Node::Broker(b),
-                        Node::Producer(p, inst),
-                        Body::Disconnect { broker: b },
-                    );
+                    self.send(Node::Broker(b), Node::Producer(p, inst), Body::Disconnect { broker: b });
                 }
             }
             for o in 0..self.brokers.len() {
-                if o != b
-                    && self.brokers[o].alive
-                    && self.brokers[o].following.values().any(|f| f.leader == b)
-                {
-                    self.send(
-                        Node::Broker(b),
-                        Node::Broker(o),
-                        Body::Disconnect { broker: b },
-                    );
+                if o != b && self.brokers[o].alive && self.brokers[o].following.values().any(|f| f.leader == b) {
+                    self.send(Node::Broker(b), Node::Broker(o), Body::Disconnect { broker: b });
                 }
             }
         }
@@ -3683,12 +2985,7 @@ impl Sim {
 
     /// Checked after every event; a violation stops the run (it is a bug in the engine).
     fn check_invariants(&self) -> Result<(), SimError> {
-        let fail = |m: String| {
-            Err(SimError::Invariant {
-                at: self.now,
-                message: m,
-            })
-        };
+        let fail = |m: String| Err(SimError::Invariant { at: self.now, message: m });
         for (b, br) in self.brokers.iter().enumerate() {
             for (&p, log) in &br.logs {
                 if log.hw > log.leo() {
@@ -3740,7 +3037,13 @@ impl Sim {
                     let i = fl.leo() as usize - 1;
                     let (a, c) = (&fl.entries[i], &ll.entries[i]);
                     if a.rec != c.rec || a.batch_id != c.batch_id || a.control != c.control {
-                        return fail(format!("{} {}: follower offset {i} differs from leader {} after catching up in epoch {}", Self::bname(b), self.parts[p].name, Self::bname(l), ls.epoch));
+                        return fail(format!(
+                            "{} {}: follower offset {i} differs from leader {} after catching up in epoch {}",
+                            Self::bname(b),
+                            self.parts[p].name,
+                            Self::bname(l),
+                            ls.epoch
+                        ));
                     }
                 }
             }
@@ -3748,18 +3051,11 @@ impl Sim {
         // At most one leader per epoch, and the controller's view is consistent.
         for (p, st) in self.ctrl.parts.iter().enumerate() {
             if st.isr.is_empty() {
-                return fail(format!(
-                    "{}: the controller emptied the ISR (only ELR may do that)",
-                    self.parts[p].name
-                ));
+                return fail(format!("{}: the controller emptied the ISR (only ELR may do that)", self.parts[p].name));
             }
             if let Some(l) = st.leader {
                 if !st.isr.contains(&l) {
-                    return fail(format!(
-                        "{}: leader {} is not in the ISR",
-                        self.parts[p].name,
-                        Self::bname(l)
-                    ));
+                    return fail(format!("{}: leader {} is not in the ISR", self.parts[p].name, Self::bname(l)));
                 }
             }
             let leaders: Vec<usize> = self
@@ -3770,12 +3066,7 @@ impl Sim {
                 .map(|(b, _)| b)
                 .collect();
             if leaders.len() > 1 {
-                return fail(format!(
-                    "{}: two leaders in epoch {}: {}",
-                    self.parts[p].name,
-                    st.epoch,
-                    names(&leaders)
-                ));
+                return fail(format!("{}: two leaders in epoch {}: {}", self.parts[p].name, st.epoch, names(&leaders)));
             }
             for (b, br) in self.brokers.iter().enumerate() {
                 if let Some(ls) = br.leading.get(&p) {
@@ -3804,7 +3095,12 @@ impl Sim {
         for pr in &self.producers {
             for (b, &n) in pr.inflight_to.iter().enumerate() {
                 if n > pr.cfg.max_in_flight {
-                    return fail(format!("{} has {n} requests in flight to {} (max.in.flight.requests.per.connection={})", pr.cfg.name, Self::bname(b), pr.cfg.max_in_flight));
+                    return fail(format!(
+                        "{} has {n} requests in flight to {} (max.in.flight.requests.per.connection={})",
+                        pr.cfg.name,
+                        Self::bname(b),
+                        pr.cfg.max_in_flight
+                    ));
                 }
             }
         }
@@ -3817,29 +3113,28 @@ impl Sim {
         if self.tables.iter().any(|t| !t.done) {
             // A table waiting on a crashed producer that nothing will restart is done too.
             let waiting_forever = self.tables.iter().enumerate().all(|(i, t)| {
-                t.done
-                    || (self.producers[self.sc.sends[i].producer].crashed
-                        && !self.restart_pending(self.sc.sends[i].producer))
+                t.done || (self.producers[self.sc.sends[i].producer].crashed && !self.restart_pending(self.sc.sends[i].producer))
             });
             if !waiting_forever {
                 return false;
             }
         }
-        let horizon_faults = self.queue.values().any(|e| {
-            matches!(
-                e,
-                Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. }
-            )
+        // Work still scheduled or on the wire; idle heartbeats and empty fetches do not count.
+        let busy = self.queue.values().any(|e| match e {
+            Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. } | Ev::WakeFetches { .. } | Ev::ProduceExpire { .. } => true,
+            Ev::Deliver(m) => match &m.body {
+                Body::Heartbeat { .. } | Body::Fetch { .. } => false,
+                Body::FetchResp { res: Ok(d), .. } => !d.entries.is_empty() || d.diverging.is_some(),
+                _ => true,
+            },
+            _ => false,
         });
-        if horizon_faults {
+        if busy {
             return false;
         }
+
         for pr in &self.producers {
-            if pr.alive
-                && (!pr.batches.is_empty()
-                    || !pr.reqs.is_empty()
-                    || matches!(pr.init, Init::Sent(..)))
-            {
+            if pr.alive && (!pr.batches.is_empty() || !pr.reqs.is_empty() || matches!(pr.init, Init::Sent(..))) {
                 return false;
             }
         }
@@ -3861,10 +3156,7 @@ impl Sim {
                 return false;
             }
             let log = &lb.logs[&p];
-            if log.hw != log.leo()
-                && !(self.sc.version.hw_frozen_under_min_isr()
-                    && ls.isr.len() < self.eff_min_isr(p))
-            {
+            if log.hw != log.leo() && !(self.sc.version.hw_frozen_under_min_isr() && ls.isr.len() < self.eff_min_isr(p)) {
                 return false;
             }
             for &r in &self.parts[p].replicas {
@@ -3890,14 +3182,9 @@ impl Sim {
     /// first ISR member's in assignment order; up to that log's high watermark.
     pub fn final_log(&self, p: usize) -> (usize, &Log) {
         let st = &self.ctrl.parts[p];
-        let b = st.leader.unwrap_or_else(|| {
-            self.parts[p]
-                .replicas
-                .iter()
-                .copied()
-                .find(|r| st.isr.contains(r))
-                .unwrap_or(self.parts[p].replicas[0])
-        });
+        let b = st
+            .leader
+            .unwrap_or_else(|| self.parts[p].replicas.iter().copied().find(|r| st.isr.contains(r)).unwrap_or(self.parts[p].replicas[0]));
         (b, &self.brokers[b].logs[&p])
     }
 }
@@ -3910,10 +3197,7 @@ enum Death {
 }
 
 pub fn names(bs: &[usize]) -> String {
-    bs.iter()
-        .map(|&b| Sim::bname(b))
-        .collect::<Vec<_>>()
-        .join(", ")
+    bs.iter().map(|&b| Sim::bname(b)).collect::<Vec<_>>().join(", ")
 }
 
 fn node_name(n: Node) -> String {
