@@ -353,7 +353,8 @@ struct PPart {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Init {
     Needed,
-    Sent(u64, Time),
+    /// InitProducerId in flight: (request, broker, deadline).
+    Sent(u64, usize, Time),
     Ready,
 }
 
@@ -377,6 +378,9 @@ pub struct Producer {
     batches: BTreeMap<u64, PBatch>,
     reqs: BTreeMap<u64, PReq>,
     inflight_to: Vec<u32>,
+    /// Reconnect backoff per broker after a disconnect.
+    backoff_until: Vec<Time>,
+    reconnects: Vec<u32>,
     wake: Option<Time>,
     paused: Vec<usize>,
 }
@@ -589,6 +593,9 @@ impl Sim {
                 batches: BTreeMap::new(),
                 reqs: BTreeMap::new(),
                 inflight_to: vec![0; nb],
+                backoff_until: vec![0; nb],
+                reconnects: vec![0; nb],
+
                 wake: None,
                 paused: Vec::new(),
             })
@@ -1916,6 +1923,9 @@ impl Sim {
     // Producers
 
     fn producer_receive(&mut self, p: usize, m: Msg) {
+        if let (Node::Broker(b), false) = (m.from, matches!(m.body, Body::Disconnect { .. })) {
+            self.producers[p].reconnects[b] = 0;
+        }
         match m.body {
             Body::ProduceResp { req, part: _, res } => {
                 let Some(r) = self.producers[p].reqs.remove(&req) else {
@@ -1939,20 +1949,24 @@ impl Sim {
                         self.batch_result(p, bid, Err(KErr::Network));
                     }
                 }
+                // NetworkClient: only what was on that connection fails, and the node is not
+                // tried again before reconnect.backoff.ms (50 ms, doubling up to 1 s).
                 let pr = &mut self.producers[p];
-                if matches!(pr.init, Init::Sent(..)) {
+                let n = pr.reconnects[broker].min(5);
+                pr.reconnects[broker] += 1;
+                pr.backoff_until[broker] = self.now + (50 * MS << n).min(1000 * MS);
+                if matches!(pr.init, Init::Sent(_, b, _) if b == broker) {
                     pr.init = Init::Needed;
                 }
                 if pr.meta_req.map(|(_, b, _)| b == broker).unwrap_or(false) {
                     pr.meta_req = None;
-                    pr.meta_wanted = true;
                 }
                 pr.meta_wanted = true;
                 self.producer_poll(p);
             }
             Body::InitPidResp { req, pid, epoch } => {
                 let pr = &mut self.producers[p];
-                if pr.init != Init::Sent(req, pr.wake.unwrap_or(0)) && !matches!(pr.init, Init::Sent(r, _) if r == req) {
+                if !matches!(pr.init, Init::Sent(r, _, _) if r == req) {
                     return;
                 }
                 let bumped = pr.pid == pid;
@@ -2263,7 +2277,7 @@ impl Sim {
                 self.producers[p].meta_wanted = true;
             }
         }
-        if let Init::Sent(_, deadline) = self.producers[p].init {
+        if let Init::Sent(_, _, deadline) = self.producers[p].init {
             if deadline <= now {
                 self.producers[p].init = Init::Needed;
             }
@@ -2320,31 +2334,14 @@ impl Sim {
             let needs = pr.init == Init::Needed || (pr.bump && pr.init == Init::Ready && pr.parts.iter().all(|pp| pp.n_inflight == 0));
             if needs {
                 let bump = if pr.bump && pr.pid >= 0 { Some((pr.pid, pr.epoch)) } else { None };
-                let nb = self.brokers.len();
-                let broker = pr.rr % nb;
-                pr.rr += 1;
-                self.next_id += 1;
-                let req = self.next_id;
-                let pr = &mut self.producers[p];
-                let deadline = now + cfg.request_timeout_ms * MS;
-                pr.init = Init::Sent(req, deadline);
-                let inst = pr.inst;
-                self.send(Node::Producer(p, inst), Node::Broker(broker), Body::InitPid { req, bump });
+                if let Some(broker) = self.pick_node(p) {
+                    let req = self.id();
+                    let pr = &mut self.producers[p];
+                    pr.init = Init::Sent(req, broker, now + cfg.request_timeout_ms * MS);
+                    let inst = pr.inst;
+                    self.send(Node::Producer(p, inst), Node::Broker(broker), Body::InitPid { req, bump });
+                }
             }
-        }
-
-        // Metadata refresh.
-        if self.producers[p].meta_wanted && self.producers[p].meta_req.is_none() {
-            let pr = &mut self.producers[p];
-            let nb = self.brokers.len();
-            let broker = pr.rr % nb;
-            pr.rr += 1;
-            self.next_id += 1;
-            let req = self.next_id;
-            let pr = &mut self.producers[p];
-            pr.meta_req = Some((req, broker, now + cfg.request_timeout_ms * MS));
-            let inst = pr.inst;
-            self.send(Node::Producer(p, inst), Node::Broker(broker), Body::MetaReq { req });
         }
 
         // Drain.
@@ -2392,24 +2389,21 @@ impl Sim {
                     self.producers[p].meta_wanted = true;
                     break;
                 };
-                if pr.inflight_to[leader] >= cfg.max_in_flight {
+                if pr.inflight_to[leader] >= cfg.max_in_flight || pr.backoff_until[leader] > now {
                     break;
                 }
                 self.send_batch(p, bid, leader);
             }
         }
+        // Metadata refresh, after an error or when a leader is unknown.
         if self.producers[p].meta_wanted && self.producers[p].meta_req.is_none() {
-            // A leader was unknown: refresh now (the loop above set the flag).
-            let pr = &mut self.producers[p];
-            let nb = self.brokers.len();
-            let broker = pr.rr % nb;
-            pr.rr += 1;
-            self.next_id += 1;
-            let req = self.next_id;
-            let pr = &mut self.producers[p];
-            pr.meta_req = Some((req, broker, now + cfg.request_timeout_ms * MS));
-            let inst = pr.inst;
-            self.send(Node::Producer(p, inst), Node::Broker(broker), Body::MetaReq { req });
+            if let Some(broker) = self.pick_node(p) {
+                let req = self.id();
+                let pr = &mut self.producers[p];
+                pr.meta_req = Some((req, broker, now + cfg.request_timeout_ms * MS));
+                let inst = pr.inst;
+                self.send(Node::Producer(p, inst), Node::Broker(broker), Body::MetaReq { req });
+            }
         }
         let pr = &self.producers[p];
         for r in pr.reqs.values() {
@@ -2418,8 +2412,13 @@ impl Sim {
         for b in pr.batches.values() {
             note(b.created + dt);
         }
-        if let Init::Sent(_, d) = pr.init {
+        if let Init::Sent(_, _, d) = pr.init {
             note(d);
+        }
+        for &t in &pr.backoff_until {
+            if t > now {
+                note(t);
+            }
         }
         if let Some((_, _, d)) = pr.meta_req {
             note(d);
@@ -2443,6 +2442,17 @@ impl Sim {
             self.producers[p].closed = true;
             tr!(self, "{name}: closed");
         }
+    }
+
+    /// `NetworkClient.leastLoadedNode`: the connectable broker with the fewest requests in
+    /// flight, ties broken round-robin.
+    fn pick_node(&mut self, p: usize) -> Option<usize> {
+        let now = self.now;
+        let pr = &mut self.producers[p];
+        let nb = pr.inflight_to.len();
+        let start = pr.rr;
+        pr.rr += 1;
+        (0..nb).map(|i| (start + i) % nb).filter(|&b| pr.backoff_until[b] <= now).min_by_key(|&b| pr.inflight_to[b])
     }
 
     fn send_batch(&mut self, p: usize, bid: u64, leader: usize) {
@@ -2579,6 +2589,8 @@ impl Sim {
         pr.batches.clear();
         pr.reqs.clear();
         pr.inflight_to = vec![0; nb];
+        pr.backoff_until = vec![0; nb];
+        pr.reconnects = vec![0; nb];
         pr.parts = vec![PPart { last_acked: -1, ..Default::default() }; np];
         pr.init = if pr.cfg.idempotence { Init::Needed } else { Init::Ready };
         pr.bump = false;
