@@ -72,20 +72,9 @@ fn main() -> ExitCode {
         Some("bench") => {
             let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
             let text = klab::bench::workload(n);
-            let start = std::time::Instant::now();
-            match klab::run(&text, false) {
-                Ok((sim, report)) => {
-                    let secs = start.elapsed().as_secs_f64();
-                    let fates = klab::bench::fate_counts(&report);
-                    println!(
-                        "native: {} records, {} events in {:.3} s = {:.2} M events/s; simulated {} ms; fates {}",
-                        n,
-                        sim.events,
-                        secs,
-                        sim.events as f64 / secs / 1e6,
-                        report.end_ms,
-                        fates
-                    );
+            match klab::bench::measure(&text, std::time::Instant::now, |a| a.elapsed().as_secs_f64()) {
+                Ok(m) => {
+                    println!("native: {n} records, {}", m.summary());
                     if let Some(kb) = peak_rss_kb() {
                         println!("native: peak memory (VmHWM) {:.1} MiB", kb as f64 / 1024.0);
                     }

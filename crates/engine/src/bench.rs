@@ -5,7 +5,7 @@ use crate::Report;
 
 /// `n` records, 3 brokers, acks=all, idempotent, with broker faults spread over the run.
 pub fn workload(n: u64) -> String {
-    let span_ms = (n / 10).max(100);
+    let span_ms = n.max(100);
     format!(
         r#"format = 1
 title = "benchmark: {n} records, acks=all, idempotent, random faults"
@@ -23,7 +23,8 @@ acks = "all"
 "enable.idempotence" = true
 [[send]]
 count = {n}
-every_ms = 0
+every_ms = 1
+
 [[fault]]
 at_ms = {a}
 do = "kill-broker"
@@ -51,4 +52,42 @@ pub fn fate_counts(r: &Report) -> String {
         *counts.entry(rec.fate.as_str()).or_default() += 1;
     }
     counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// One benchmark measurement; the clock is passed in so the engine stays sans-IO.
+pub struct Measure {
+    pub events: u64,
+    pub run_secs: f64,
+    pub report_secs: f64,
+    pub end_ms: String,
+    pub fates: String,
+}
+
+impl Measure {
+    pub fn events_per_sec(&self) -> f64 {
+        self.events as f64 / self.run_secs.max(1e-9)
+    }
+    pub fn summary(&self) -> String {
+        format!(
+            "{} events in {:.3} s = {:.2} M events/s (report built in {:.3} s); simulated {} ms; fates {}",
+            self.events,
+            self.run_secs,
+            self.events_per_sec() / 1e6,
+            self.report_secs,
+            self.end_ms,
+            self.fates
+        )
+    }
+}
+
+pub fn measure<I>(text: &str, now: impl Fn() -> I, secs_since: impl Fn(&I) -> f64) -> Result<Measure, crate::RunError> {
+    let sc = crate::Scenario::parse(text).map_err(crate::RunError::Scenario)?;
+    let mut sim = crate::Sim::new(sc, false).map_err(crate::RunError::Sim)?;
+    let t0 = now();
+    sim.run().map_err(crate::RunError::Sim)?;
+    let run_secs = secs_since(&t0);
+    let t1 = now();
+    let report = Report::build(&sim);
+    let report_secs = secs_since(&t1);
+    Ok(Measure { events: sim.events, run_secs, report_secs, end_ms: report.end_ms.clone(), fates: fate_counts(&report) })
 }

@@ -360,7 +360,7 @@ enum Init {
 
 #[derive(Clone, Debug)]
 pub struct Producer {
-    pub cfg: ProducerCfg,
+    pub cfg: std::rc::Rc<ProducerCfg>,
     pub alive: bool,
     pub crashed: bool,
     closing: bool,
@@ -575,7 +575,7 @@ impl Sim {
             .producers
             .iter()
             .map(|cfg| Producer {
-                cfg: cfg.clone(),
+                cfg: std::rc::Rc::new(cfg.clone()),
                 alive: true,
                 crashed: false,
                 closing: false,
@@ -922,8 +922,8 @@ impl Sim {
     // ------------------------------------------------------------------------------------
     // Brokers
 
-    fn broker_receive(&mut self, b: usize, m: Msg) {
-        match m.body.clone() {
+    fn broker_receive(&mut self, b: usize, mut m: Msg) {
+        match std::mem::replace(&mut m.body, Body::Heartbeat { inc: 0 }) {
             Body::Produce { req, part, batch, bytes, acks, timeout } => self.on_produce(b, &m, req, part, batch, bytes, acks, timeout),
             Body::Fetch { part, offset, last_epoch, cur_epoch, fid } => {
                 if let Node::Broker(f) = m.from {
@@ -1686,9 +1686,9 @@ impl Sim {
     // ------------------------------------------------------------------------------------
     // The controller (KRaft quorum, modelled as one always-available node)
 
-    fn ctrl_receive(&mut self, m: Msg) {
+    fn ctrl_receive(&mut self, mut m: Msg) {
         let Node::Broker(b) = m.from else { return };
-        match m.body.clone() {
+        match std::mem::replace(&mut m.body, Body::Heartbeat { inc: 0 }) {
             Body::Heartbeat { inc } => {
                 if self.ctrl.inc[b] != inc {
                     // A restarted broker registers with a new incarnation: the controller fences
@@ -2291,7 +2291,8 @@ impl Sim {
 
         // Delivery timeout (R-B5): batches expire from creation, queued or in flight.
         let dt = cfg.delivery_timeout_ms * MS;
-        let expired: Vec<u64> = self.producers[p].batches.iter().filter(|(_, b)| now >= b.created + dt).map(|(k, _)| *k).collect();
+        // Batch ids grow with creation time, so the expired ones are a prefix of the map.
+        let expired: Vec<u64> = self.producers[p].batches.iter().take_while(|(_, b)| now >= b.created + dt).map(|(k, _)| *k).collect();
         for bid in expired {
             let in_flight = self.producers[p].batches[&bid].in_flight;
             if in_flight {
@@ -2409,9 +2410,10 @@ impl Sim {
         for r in pr.reqs.values() {
             note(r.deadline);
         }
-        for b in pr.batches.values() {
+        if let Some(b) = pr.batches.values().next() {
             note(b.created + dt);
         }
+
         if let Init::Sent(_, _, d) = pr.init {
             note(d);
         }
@@ -3131,20 +3133,6 @@ impl Sim {
                 return false;
             }
         }
-        // Work still scheduled or on the wire; idle heartbeats and empty fetches do not count.
-        let busy = self.queue.values().any(|e| match e {
-            Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. } | Ev::WakeFetches { .. } | Ev::ProduceExpire { .. } => true,
-            Ev::Deliver(m) => match &m.body {
-                Body::Heartbeat { .. } | Body::Fetch { .. } => false,
-                Body::FetchResp { res: Ok(d), .. } => !d.entries.is_empty() || d.diverging.is_some(),
-                _ => true,
-            },
-            _ => false,
-        });
-        if busy {
-            return false;
-        }
-
         for pr in &self.producers {
             if pr.alive && (!pr.batches.is_empty() || !pr.reqs.is_empty() || matches!(pr.init, Init::Sent(..))) {
                 return false;
@@ -3164,7 +3152,7 @@ impl Sim {
             let Some(ls) = lb.leading.get(&p) else {
                 return false;
             };
-            if ls.epoch != st.epoch || ls.pending_isr.is_some() {
+            if ls.epoch != st.epoch || ls.pending_isr.is_some() || !ls.delayed.is_empty() {
                 return false;
             }
             let log = &lb.logs[&p];
@@ -3182,7 +3170,18 @@ impl Sim {
                 }
             }
         }
-        true
+        // Last, as it is the costly check: work still scheduled or on the wire; idle
+        // heartbeats, empty fetches and stale timers do not count.
+        let busy = self.queue.values().any(|e| match e {
+            Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. } | Ev::WakeFetches { .. } => true,
+            Ev::Deliver(m) => match &m.body {
+                Body::Heartbeat { .. } | Body::Fetch { .. } => false,
+                Body::FetchResp { res: Ok(d), .. } => !d.entries.is_empty() || d.diverging.is_some(),
+                _ => true,
+            },
+            _ => false,
+        });
+        !busy
     }
 
     fn restart_pending(&self, p: usize) -> bool {
