@@ -1,1 +1,3 @@
-fn main() {}
+fn main() {
+    kafka_delivery_lab::start();
+}

@@ -123,7 +123,10 @@ impl Report {
                 RecStatus::NoAnswer => "no-answer".to_string(),
             };
             let effect = c;
-            let still_sending = (r.status == RecStatus::InFlight && pr.alive) || (r.status == RecStatus::NotSent && pr.crashed);
+            // Before the run ends, a record the application has not sent yet is still to come.
+            let still_sending =
+                (r.status == RecStatus::InFlight && pr.alive) || (r.status == RecStatus::NotSent && (pr.crashed || !sim.finished));
+
             let fate = if still_sending || above_hw.get(&id).copied().unwrap_or(false) && effect == 0 {
                 "pending"
             } else if effect > 1 {

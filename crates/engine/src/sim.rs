@@ -470,6 +470,9 @@ pub struct Sim {
     pub trace: Option<Vec<String>>,
     /// FNV-1a over every trace line: equal hashes mean equal traces.
     pub trace_hash: u64,
+    /// For each trace line, the number of events handled when it was written (so a UI can
+    /// jump from a line to the moment it describes).
+    pub trace_at: Vec<u64>,
     pub notes: Vec<String>,
     pub finished: bool,
     pub stop_reason: String,
@@ -626,6 +629,8 @@ impl Sim {
             hooks: Vec::new(),
             trace: if trace { Some(Vec::new()) } else { None },
             trace_hash: 0xcbf2_9ce4_8422_2325,
+            trace_at: Vec::new(),
+
             notes,
             finished: false,
             stop_reason: String::new(),
@@ -701,6 +706,7 @@ impl Sim {
         }
         if let Some(t) = &mut self.trace {
             t.push(full);
+            self.trace_at.push(self.events);
         }
     }
 
@@ -3253,5 +3259,65 @@ pub fn marker_name(c: Control) -> &'static str {
     match c {
         Control::Commit => "COMMIT",
         Control::Abort => "ABORT",
+    }
+}
+
+/// A read-only picture of the simulation for a UI: what each node is doing right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerView {
+    pub name: String,
+    pub alive: bool,
+    pub crashed: bool,
+    pub closed: bool,
+    pub pid: i64,
+    pub epoch: i16,
+    pub idempotent: bool,
+    pub acks: i8,
+    /// (record ids, broker, retry number) per request in flight.
+    pub in_flight: Vec<(Vec<String>, String, u32, Option<i32>)>,
+    pub buffered: Vec<String>,
+}
+
+impl Sim {
+    pub fn producer_views(&self) -> Vec<ProducerView> {
+        self.producers
+            .iter()
+            .map(|pr| {
+                let mut in_flight = Vec::new();
+                for r in pr.reqs.values() {
+                    if let Some(b) = r.batch.and_then(|id| pr.batches.get(&id)) {
+                        in_flight.push((
+                            b.recs.iter().map(|&x| self.recs[x as usize].id.clone()).collect(),
+                            Sim::bname(r.broker),
+                            b.attempts,
+                            b.seq,
+                        ));
+                    }
+                }
+                let buffered = pr
+                    .batches
+                    .values()
+                    .filter(|b| !b.in_flight)
+                    .flat_map(|b| b.recs.iter().map(|&x| self.recs[x as usize].id.clone()))
+                    .collect();
+                ProducerView {
+                    name: pr.cfg.name.clone(),
+                    alive: pr.alive,
+                    crashed: pr.crashed,
+                    closed: pr.closed,
+                    pid: pr.pid,
+                    epoch: pr.epoch,
+                    idempotent: pr.cfg.idempotence,
+                    acks: pr.cfg.acks,
+                    in_flight,
+                    buffered,
+                }
+            })
+            .collect()
+    }
+
+    /// Whether broker `b` is slow (not fetching) right now.
+    pub fn is_slow(&self, b: usize) -> bool {
+        self.brokers[b].slow_until > self.now
     }
 }

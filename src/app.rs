@@ -1,0 +1,983 @@
+//! The lab's page: one Yew component holding the scenario text, its run, and the moment shown.
+//! Every change the user makes (a setting, a kill, a new record) edits the scenario text and
+//! replays it, so the screen, the exported file and the link always describe the same run.
+
+use crate::link::{self, LinkState};
+use crate::model::{line_time_us, Run};
+use crate::settings::{self, Where};
+use gloo_events::EventListener;
+use gloo_timers::callback::Interval;
+use klab::report::{PartitionReport, Report};
+use klab::sim::{ProducerView, Sim};
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement, KeyboardEvent};
+use yew::prelude::*;
+
+const STORAGE_KEY: &str = "kafka-delivery-lab.sandbox.v1";
+
+pub struct Lesson {
+    pub title: &'static str,
+    pub text: &'static str,
+}
+
+pub const LESSONS: &[Lesson] = &[
+    Lesson { title: "acks=1: the leader dies right after its ack", text: include_str!("../scenarios/acks1-leader-dies-after-ack.toml") },
+    Lesson {
+        title: "acks=0: the leader dies before replicating",
+        text: include_str!("../scenarios/acks0-leader-dies-before-replication.toml"),
+    },
+    Lesson { title: "acks=all: the ISR already has it", text: include_str!("../scenarios/acksall-leader-dies-after-ack.toml") },
+    Lesson { title: "A lost ack without idempotence duplicates", text: include_str!("../scenarios/lost-ack-no-idempotence.toml") },
+    Lesson { title: "A lost ack with idempotence does not", text: include_str!("../scenarios/lost-ack-idempotent.toml") },
+    Lesson { title: "5 in flight without idempotence reorders", text: include_str!("../scenarios/reordering-in-flight-5.toml") },
+    Lesson {
+        title: "Idempotence keeps order with 5 in flight",
+        text: include_str!("../scenarios/reordering-prevented-by-idempotence.toml"),
+    },
+    Lesson { title: "min ISR: acks=all writes refused", text: include_str!("../scenarios/min-isr-blocks-writes.toml") },
+    Lesson { title: "3.9: acks=1 under min ISR stays invisible", text: include_str!("../scenarios/min-isr-acks1-hw-frozen-3.9.toml") },
+    Lesson {
+        title: "acks=all with min ISR 1: one broker acks alone",
+        text: include_str!("../scenarios/acksall-min-isr-1-single-replica.toml"),
+    },
+    Lesson {
+        title: "Election picks assignment order, not the longest log",
+        text: include_str!("../scenarios/clean-election-assignment-order.toml"),
+    },
+    Lesson { title: "Unclean election loses acknowledged data", text: include_str!("../scenarios/unclean-election-loses-data.toml") },
+    Lesson { title: "An isolated leader accepts writes no one sees", text: include_str!("../scenarios/isolated-leader-acks1.toml") },
+    Lesson {
+        title: "A restarted idempotent producer duplicates",
+        text: include_str!("../scenarios/producer-restart-resend-duplicates.toml"),
+    },
+    Lesson { title: "Power loss on every replica", text: include_str!("../scenarios/power-loss-all-replicas.toml") },
+];
+
+pub enum Msg {
+    Load { text: String, stop: usize, record: Option<String> },
+    EditText(String),
+    RunEditor,
+    Lesson(usize),
+    Set(Where, &'static str, Option<String>),
+    Step(i32),
+    Seek(usize),
+    TogglePlay,
+    Tick,
+    Speed(u32),
+    Select(Option<String>),
+    JumpTime(u64),
+    Broker(&'static str, usize),
+    Producer(&'static str),
+    SendRecord,
+    CopyLink,
+    ExportToml,
+    ExportReport,
+    Imported(String, Result<String, String>),
+    ImportFile(Option<web_sys::File>),
+    Filter(String),
+    ToggleLarge,
+    Key(KeyboardEvent),
+    DismissNotice,
+    HashChanged,
+}
+
+pub struct App {
+    text: String,
+    run: Option<Rc<Run>>,
+    stop: usize,
+    sim: Option<Sim>,
+    report: Option<Report>,
+    error: Option<String>,
+    notice: Option<String>,
+    selected: Option<String>,
+    playing: bool,
+    speed: u32,
+    timer: Option<Interval>,
+    _keys: Option<EventListener>,
+    _hash: Option<EventListener>,
+    filter: String,
+    large: bool,
+    link: String,
+    reader: Option<gloo_file::callbacks::FileReader>,
+    announce: String,
+}
+
+fn window() -> Option<web_sys::Window> {
+    web_sys::window()
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    window()?.local_storage().ok()?
+}
+
+/// Where the page starts: a link in the URL, else the last sandbox, else the first lesson.
+/// Anything unreadable is said, never fatal.
+fn initial_state() -> (LinkState, Option<String>) {
+    let default = LinkState { scenario: LESSONS[0].text.to_string(), stop: 0, record: None };
+    let hash = window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    let frag = hash.trim_start_matches('#');
+    if !frag.is_empty() {
+        return match link::decode(frag) {
+            Ok(s) => (s, None),
+            Err(e) => {
+                let (s, _) = stored_state(default);
+                (s, Some(format!("The link could not be opened: {e}. The lab shows your last sandbox instead.")))
+            }
+        };
+    }
+    stored_state(default)
+}
+
+fn stored_state(default: LinkState) -> (LinkState, Option<String>) {
+    let Some(raw) = storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten()) else { return (default, None) };
+    match serde_json::from_str::<LinkState>(&raw) {
+        Ok(s) => (s, None),
+        Err(_) => (
+            default,
+            Some(
+                "The saved sandbox in this browser was unreadable (perhaps from another version); the first lesson is shown instead."
+                    .into(),
+            ),
+        ),
+    }
+}
+
+fn fate_icon(f: &str) -> &'static str {
+    match f {
+        "committed" => "✔",
+        "lost" => "✖",
+        "duplicated" => "⧉",
+        "reordered" => "⇅",
+        "rejected" => "⊘",
+        "pending" => "…",
+        "aborted" => "⌀",
+        "aborted-read" => "⚠",
+        _ => "?",
+    }
+}
+
+fn fate_colour(f: &str) -> &'static str {
+    match f {
+        "committed" => "#009E73",
+        "lost" => "#D55E00",
+        "duplicated" => "#CC79A7",
+        "reordered" => "#E69F00",
+        "rejected" => "#0072B2",
+        "aborted" => "#56B4E9",
+        "aborted-read" => "#b8a000",
+        _ => "#6b6b6b",
+    }
+}
+
+fn download(name: &str, mime: &str, body: &str) -> Result<(), String> {
+    let arr = js_sys::Array::new();
+    arr.push(&wasm_bindgen::JsValue::from_str(body));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&arr, &opts).map_err(|_| "the browser refused to build the file")?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "the browser refused to build the file")?;
+    let doc = window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = doc.create_element("a").map_err(|_| "no anchor")?.dyn_into().map_err(|_| "no anchor")?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+impl App {
+    fn load(&mut self, text: String, stop: usize, record: Option<String>) -> bool {
+        match Run::new(&text) {
+            Ok(run) => {
+                let run = Rc::new(run);
+                self.text = text;
+                self.error = None;
+                self.stop = stop.min(run.stops.len() - 1);
+                self.selected = record.filter(|r| run.final_report.records.iter().any(|x| &x.id == r));
+                self.run = Some(run);
+                self.refresh();
+                self.save();
+                true
+            }
+            Err(e) => {
+                // Keep the last good run on screen and the user's text in the editor.
+                self.text = text;
+                self.error = Some(e.to_string());
+                self.playing = false;
+                self.timer = None;
+                true
+            }
+        }
+    }
+
+    fn refresh(&mut self) {
+        let Some(run) = &self.run else { return };
+        let stop = run.stops[self.stop];
+        let sim = run.at(stop.events);
+        let report = Report::build(&sim);
+        if let Some(old) = &self.report {
+            let changed: Vec<String> = report
+                .records
+                .iter()
+                .zip(old.records.iter())
+                .filter(|(a, b)| a.id == b.id && a.fate != b.fate)
+                .map(|(a, _)| format!("{} is now {}", a.id, a.fate))
+                .collect();
+            if !changed.is_empty() {
+                self.announce = changed.join("; ");
+            }
+        }
+        self.report = Some(report);
+        self.sim = Some(sim);
+    }
+
+    fn save(&self) {
+        let state = LinkState { scenario: self.text.clone(), stop: self.stop, record: self.selected.clone() };
+        if let (Some(s), Ok(json)) = (storage(), serde_json::to_string(&state)) {
+            let _ = s.set_item(STORAGE_KEY, &json);
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.sim.as_ref().map(|s| s.now.div_ceil(1000)).unwrap_or(0)
+    }
+
+    fn edit(&mut self, r: Result<String, String>) -> bool {
+        match r {
+            Ok(t) => {
+                let stop = self.stop;
+                self.load(t, stop, self.selected.clone())
+            }
+            Err(e) => {
+                self.error = Some(e);
+                true
+            }
+        }
+    }
+
+    fn set_playing(&mut self, ctx: &Context<Self>, on: bool) {
+        self.playing = on;
+        self.timer = if on {
+            let link = ctx.link().clone();
+            let ms = (600 / self.speed.max(1)).max(30);
+            Some(Interval::new(ms, move || link.send_message(Msg::Tick)))
+        } else {
+            None
+        };
+    }
+}
+
+impl Component for App {
+    type Message = Msg;
+    type Properties = ();
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let (state, notice) = initial_state();
+        let link = ctx.link().clone();
+        let keys = window().and_then(|w| w.document()).map(|doc| {
+            // Not passive: space must not scroll the page while it plays the lab.
+            EventListener::new_with_options(&doc, "keydown", gloo_events::EventListenerOptions::enable_prevent_default(), move |e| {
+                if let Some(k) = e.dyn_ref::<KeyboardEvent>() {
+                    link.send_message(Msg::Key(k.clone()));
+                }
+            })
+        });
+        let link2 = ctx.link().clone();
+        let hash = window().map(|w| EventListener::new(&w, "hashchange", move |_| link2.send_message(Msg::HashChanged)));
+        let mut app = App {
+            text: String::new(),
+            run: None,
+            stop: 0,
+            sim: None,
+            report: None,
+            error: None,
+            notice,
+            selected: None,
+            playing: false,
+            speed: 2,
+            timer: None,
+            _keys: keys,
+            _hash: hash,
+            filter: String::new(),
+            large: false,
+            link: String::new(),
+            reader: None,
+            announce: String::new(),
+        };
+        app.load(state.scenario, state.stop, state.record);
+        if app.run.is_none() {
+            // The linked or stored scenario does not run: say so, and start from a lesson.
+            let why = app.error.take().unwrap_or_default();
+            app.notice = Some(format!(
+                "The saved scenario could not be run ({why}); it is kept in the editor below, and the first lesson is shown."
+            ));
+            let kept = app.text.clone();
+            app.load(LESSONS[0].text.to_string(), 0, None);
+            app.text = kept;
+        }
+        app
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::Load { text, stop, record } => self.load(text, stop, record),
+            Msg::EditText(t) => {
+                self.text = t;
+                false
+            }
+            Msg::RunEditor => {
+                let t = self.text.clone();
+                self.load(t, 0, None)
+            }
+            Msg::Lesson(i) => {
+                self.set_playing(ctx, false);
+                self.report = None;
+                self.load(LESSONS.get(i).map(|l| l.text).unwrap_or(LESSONS[0].text).to_string(), 0, None)
+            }
+            Msg::Set(w, key, v) => {
+                let r = settings::set(&self.text, w, key, v.as_deref());
+                self.edit(r)
+            }
+            Msg::Step(d) => {
+                let Some(run) = &self.run else { return false };
+                let max = run.stops.len() - 1;
+                let next = (self.stop as i64 + d as i64).clamp(0, max as i64) as usize;
+                if next == self.stop {
+                    if self.playing {
+                        self.set_playing(ctx, false);
+                        return true;
+                    }
+                    return false;
+                }
+                self.stop = next;
+                self.refresh();
+                self.save();
+                true
+            }
+            Msg::Seek(i) => {
+                let max = self.run.as_ref().map(|r| r.stops.len() - 1).unwrap_or(0);
+                self.stop = i.min(max);
+                self.refresh();
+                self.save();
+                true
+            }
+            Msg::TogglePlay => {
+                let on = !self.playing;
+                if on {
+                    if let Some(run) = &self.run {
+                        if self.stop + 1 >= run.stops.len() {
+                            self.stop = 0;
+                            self.refresh();
+                        }
+                    }
+                }
+                self.set_playing(ctx, on);
+                true
+            }
+            Msg::Tick => {
+                ctx.link().send_message(Msg::Step(1));
+                false
+            }
+            Msg::Speed(s) => {
+                self.speed = s;
+                if self.playing {
+                    self.set_playing(ctx, true);
+                }
+                true
+            }
+            Msg::Select(r) => {
+                self.selected = r;
+                self.save();
+                true
+            }
+            Msg::JumpTime(t) => {
+                if let Some(run) = &self.run {
+                    self.stop = run.stop_at_time(t);
+                    self.refresh();
+                }
+                true
+            }
+            Msg::Broker(action, b) => {
+                let extra: &[(&str, i64)] = if action == "slow-follower" { &[("duration_ms", 40000)] } else { &[] };
+                let r = settings::add_fault(&self.text, self.now_ms(), action, Some(&format!("b{}", b + 1)), extra);
+                self.notice = Some(format!(
+                    "Added a fault at t={} ms: {action} b{}. The run was replayed from the start; what follows is a new future.",
+                    self.now_ms(),
+                    b + 1
+                ));
+                self.edit(r)
+            }
+            Msg::Producer(action) => {
+                let r = settings::add_fault(&self.text, self.now_ms(), action, None, &[]);
+                self.notice =
+                    Some(format!("Added a fault at t={} ms: {action}. The run was replayed; what follows is a new future.", self.now_ms()));
+                self.edit(r)
+            }
+            Msg::SendRecord => {
+                let used: Vec<String> =
+                    self.run.as_ref().map(|r| r.final_report.records.iter().map(|x| x.id.clone()).collect()).unwrap_or_default();
+                let id = (1..).map(|i| format!("x{i}")).find(|c| !used.contains(c)).unwrap_or_else(|| "x".into());
+                let r = settings::add_send(&self.text, self.now_ms(), std::slice::from_ref(&id));
+                self.notice = Some(format!("The application sends {id} at t={} ms.", self.now_ms()));
+                self.edit(r)
+            }
+            Msg::CopyLink => {
+                let state = LinkState { scenario: self.text.clone(), stop: self.stop, record: self.selected.clone() };
+                let frag = link::encode(&state);
+                if let Some(w) = window() {
+                    let base = w.location().href().unwrap_or_default();
+                    let base = base.split('#').next().unwrap_or("").to_string();
+                    self.link = format!("{base}#{frag}");
+                    if let Ok(h) = w.history() {
+                        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("#{frag}")));
+                    }
+                    let _ = w.navigator().clipboard().write_text(&self.link);
+                }
+                true
+            }
+            Msg::ExportToml => {
+                if let Err(e) = download("scenario.toml", "application/toml", &self.text) {
+                    self.error = Some(e);
+                }
+                true
+            }
+            Msg::ExportReport => {
+                if let Some(r) = &self.run {
+                    if let Err(e) = download("report.json", "application/json", &r.final_report.to_json()) {
+                        self.error = Some(e);
+                    }
+                }
+                true
+            }
+            Msg::ImportFile(file) => {
+                if let Some(f) = file {
+                    let name = f.name();
+                    let link = ctx.link().clone();
+                    let gf = gloo_file::File::from(f);
+                    self.reader = Some(gloo_file::callbacks::read_as_text(&gf, move |res| {
+                        link.send_message(Msg::Imported(name, res.map_err(|e| e.to_string())));
+                    }));
+                }
+                false
+            }
+            Msg::Imported(name, res) => {
+                self.reader = None;
+                match res {
+                    Ok(t) => {
+                        let ok = self.load(t, 0, None);
+                        if self.error.is_some() {
+                            self.error = Some(format!("{name} could not be run: {}", self.error.take().unwrap_or_default()));
+                        }
+                        ok
+                    }
+                    Err(e) => {
+                        self.error = Some(format!("{name} could not be read: {e}"));
+                        true
+                    }
+                }
+            }
+            Msg::Filter(f) => {
+                self.filter = f;
+                true
+            }
+            Msg::ToggleLarge => {
+                self.large = !self.large;
+                if let Some(body) = window().and_then(|w| w.document()).and_then(|d| d.body()) {
+                    let _ = body.class_list().toggle_with_force("large", self.large);
+                }
+                true
+            }
+            Msg::Key(e) => {
+                let tag = e.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).map(|el| el.tag_name()).unwrap_or_default();
+                if matches!(tag.as_str(), "TEXTAREA" | "INPUT" | "SELECT") {
+                    return false;
+                }
+                match e.key().as_str() {
+                    " " => {
+                        e.prevent_default();
+                        ctx.link().send_message(Msg::TogglePlay);
+                    }
+                    "ArrowRight" => ctx.link().send_message(Msg::Step(1)),
+                    "ArrowLeft" => ctx.link().send_message(Msg::Step(-1)),
+                    "Home" => ctx.link().send_message(Msg::Seek(0)),
+                    "End" => ctx.link().send_message(Msg::Seek(usize::MAX)),
+                    _ => {}
+                }
+                false
+            }
+            Msg::DismissNotice => {
+                self.notice = None;
+                true
+            }
+            Msg::HashChanged => {
+                let hash = window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+                let frag = hash.trim_start_matches('#').to_string();
+                if frag.is_empty() || self.link.ends_with(&frag) {
+                    return false;
+                }
+                match link::decode(&frag) {
+                    Ok(s) => {
+                        ctx.link().send_message(Msg::Load { text: s.scenario, stop: s.stop, record: s.record });
+                        false
+                    }
+                    Err(e) => {
+                        self.notice = Some(format!("The link could not be opened: {e}. The lab keeps what it showed."));
+                        true
+                    }
+                }
+            }
+        }
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        html! {
+            <div class="app">
+                { self.view_header(ctx) }
+                <main class="cols">
+                    <div>
+                        { self.view_messages(ctx) }
+                        { self.view_settings(ctx) }
+                        <section class="panel" aria-labelledby="h-editor">
+                            <h2 id="h-editor">{ "Scenario file" }</h2>
+                            <textarea class="editor" aria-label="Scenario (TOML)" spellcheck="false" value={self.text.clone()}
+                                oninput={link.callback(|e: InputEvent| Msg::EditText(e.target_unchecked_into::<HtmlTextAreaElement>().value()))} />
+                            <button onclick={link.callback(|_| Msg::RunEditor)}>{ "Run scenario" }</button>
+                        </section>
+                    </div>
+                    <div>
+                        { self.view_diagram(ctx) }
+                        { self.view_code() }
+                    </div>
+                    <div>{ self.view_records(ctx) }</div>
+                </main>
+                { self.view_time(ctx) }
+                <div class="sr-only" aria-live="polite">{ self.announce.clone() }</div>
+            </div>
+        }
+    }
+}
+
+impl App {
+    fn view_header(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let version = settings::get(&self.text, Where::Top, "kafka").unwrap_or_else(|| "4.0".into());
+        let seed = settings::get(&self.text, Where::Top, "seed").unwrap_or_else(|| "0".into());
+        let title = self.run.as_ref().map(|r| r.final_report.title.clone()).unwrap_or_default();
+        let lesson_idx = LESSONS.iter().position(|l| l.text == self.text);
+        html! {
+            <header class="top">
+                <h1>{ "Kafka Delivery Lab" }</h1>
+                <label>{ "Lesson " }
+                    <select aria-label="Lesson" onchange={link.callback(|e: Event| Msg::Lesson(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(0)))}>
+                        <option value="" selected={lesson_idx.is_none()} disabled=true>{ "(your scenario)" }</option>
+                        { for LESSONS.iter().enumerate().map(|(i, l)| html!{ <option value={i.to_string()} selected={lesson_idx == Some(i)}>{ l.title }</option> }) }
+                    </select>
+                </label>
+                <label>{ "Kafka " }
+                    <select aria-label="Kafka version" onchange={link.callback(|e: Event| Msg::Set(Where::Top, "kafka", Some(e.target_unchecked_into::<HtmlSelectElement>().value())))}>
+                        { for ["2.8", "3.6", "3.9", "4.0"].iter().map(|v| html!{ <option value={*v} selected={version == *v}>{ *v }</option> }) }
+                    </select>
+                </label>
+                <label>{ "seed " }
+                    <input type="number" min="0" aria-label="Seed" style="width:7em" value={seed}
+                        onchange={link.callback(|e: Event| Msg::Set(Where::Top, "seed", Some(e.target_unchecked_into::<HtmlInputElement>().value())))} />
+                </label>
+                <button onclick={link.callback(|_| Msg::CopyLink)}>{ "Copy link" }</button>
+                <button onclick={link.callback(|_| Msg::ExportToml)}>{ "Export TOML" }</button>
+                <label class="import">{ "Import TOML " }
+                    <input type="file" accept=".toml,text/plain" aria-label="Import TOML file"
+                        onchange={link.callback(|e: Event| Msg::ImportFile(e.target_unchecked_into::<HtmlInputElement>().files().and_then(|f| f.get(0))))} />
+                </label>
+                <button onclick={link.callback(|_| Msg::ExportReport)}>{ "Export report JSON" }</button>
+                <button aria-pressed={self.large.to_string()} onclick={link.callback(|_| Msg::ToggleLarge)}>{ "Large text" }</button>
+                <span class="title" aria-label="Scenario title">{ title }</span>
+                if !self.link.is_empty() {
+                    <input readonly=true aria-label="Link to this moment" value={self.link.clone()} style="width:16em" />
+                }
+            </header>
+        }
+    }
+
+    fn view_messages(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        html! {
+            <>
+                if let Some(e) = &self.error {
+                    <div class="error" role="alert" aria-label="Error">
+                        <strong>{ "Kafka would refuse this: " }</strong>{ e.clone() }
+                        <div><small>{ "The last working run stays on screen; fix the scenario and run it again." }</small></div>
+                    </div>
+                }
+                if let Some(n) = &self.notice {
+                    <div class="note" role="status">{ n.clone() }{ " " }<button onclick={link.callback(|_| Msg::DismissNotice)}>{ "Dismiss" }</button></div>
+                }
+                if let Some(r) = self.run.as_ref() {
+                    { for r.final_report.notes.iter().map(|n| html!{ <div class="note" role="note">{ n.clone() }</div> }) }
+                }
+            </>
+        }
+    }
+
+    fn select(
+        &self,
+        ctx: &Context<Self>,
+        label: &'static str,
+        kafka: &'static str,
+        w: Where,
+        options: &[(&'static str, &'static str)],
+    ) -> Html {
+        let cur = settings::get(&self.text, w, kafka).unwrap_or_default();
+        let cb = ctx.link().callback(move |e: Event| {
+            let v = e.target_unchecked_into::<HtmlSelectElement>().value();
+            Msg::Set(w, kafka, if v.is_empty() { None } else { Some(v) })
+        });
+        html! {
+            <label>
+                <span>{ label }<small>{ kafka }</small></span>
+                <select aria-label={label} onchange={cb}>
+                    { for options.iter().map(|(v, t)| html!{ <option value={*v} selected={cur == *v}>{ *t }</option> }) }
+                </select>
+            </label>
+        }
+    }
+
+    fn view_settings(&self, ctx: &Context<Self>) -> Html {
+        let sc = klab::Scenario::parse(&self.text).ok();
+        let eff = sc.as_ref().and_then(|s| s.producers.first().cloned());
+        let eff_text = eff
+            .map(|p| {
+                format!(
+                    "in effect: acks={}, idempotence {}, max.in.flight {}, linger.ms {}",
+                    match p.acks {
+                        -1 => "all",
+                        0 => "0",
+                        _ => "1",
+                    },
+                    if p.idempotence { "on" } else { "off" },
+                    p.max_in_flight,
+                    p.linger_ms
+                )
+            })
+            .unwrap_or_default();
+        html! {
+            <section class="panel settings" aria-labelledby="h-settings">
+                <h2 id="h-settings">{ "Settings" }</h2>
+                <h3>{ "Producer" }</h3>
+                { self.select(ctx, "Acknowledgements", "acks", Where::Producer, &[("", "version default"), ("0", "0: none"), ("1", "1: leader only"), ("all", "all: the ISR")]) }
+                { self.select(ctx, "Idempotence", "enable.idempotence", Where::Producer, &[("", "version default"), ("true", "true"), ("false", "false")]) }
+                { self.select(ctx, "Requests in flight", "max.in.flight.requests.per.connection", Where::Producer, &[("", "default (5)"), ("1", "1"), ("2", "2"), ("5", "5"), ("6", "6")]) }
+                <p><small aria-label="Producer settings in effect">{ eff_text }</small></p>
+                <h3>{ "Topic" }</h3>
+                { self.select(ctx, "Replicas", "replication.factor", Where::Topic, &[("", "default"), ("1", "1"), ("2", "2"), ("3", "3")]) }
+                { self.select(ctx, "Minimum in-sync replicas", "min.insync.replicas", Where::Topic, &[("", "default (1)"), ("1", "1"), ("2", "2"), ("3", "3")]) }
+                <h3>{ "Cluster" }</h3>
+                { self.select(ctx, "Unclean leader election", "unclean.leader.election.enable", Where::Cluster, &[("", "default (false)"), ("false", "false"), ("true", "true")]) }
+            </section>
+        }
+    }
+
+    fn view_diagram(&self, ctx: &Context<Self>) -> Html {
+        let (Some(sim), Some(report)) = (&self.sim, &self.report) else { return html! {} };
+        let link = ctx.link();
+        let fates: std::collections::BTreeMap<&str, &str> = self
+            .run
+            .as_ref()
+            .map(|r| r.final_report.records.iter().map(|x| (x.id.as_str(), x.fate.as_str())).collect())
+            .unwrap_or_default();
+        html! {
+            <section class="panel diagram" aria-labelledby="h-cluster">
+                <h2 id="h-cluster">{ "Cluster" }</h2>
+                { for sim.producer_views().iter().map(|p| self.view_producer(ctx, p)) }
+                <div class="node-menu" role="group" aria-label="Application">
+                    <button onclick={link.callback(|_| Msg::SendRecord)}>{ "Send a record now" }</button>
+                </div>
+                { for (0..sim.brokers.len()).map(|b| {
+                    let br = &sim.brokers[b];
+                    let state = if !br.alive { "down" } else if br.isolated { "isolated" } else if sim.is_slow(b) { "slow" } else { "up" };
+                    let fenced = sim.ctrl.fenced[b];
+                    let name = format!("b{}", b + 1);
+                    html! {
+                        <div class="node-menu" role="group" aria-label={format!("Broker {name}")}>
+                            <strong>{ format!("{name}: {state}{}", if fenced { ", fenced by the controller" } else { "" }) }</strong>
+                            if br.alive {
+                                <button aria-label={format!("Kill {name}")} onclick={link.callback(move |_| Msg::Broker("kill-broker", b))}>{ "kill" }</button>
+                                <button aria-label={format!("Power loss on {name}")} onclick={link.callback(move |_| Msg::Broker("power-loss", b))}>{ "power loss" }</button>
+                                <button aria-label={format!("Wipe {name}")} onclick={link.callback(move |_| Msg::Broker("wipe-broker", b))}>{ "wipe disk" }</button>
+                                if br.isolated {
+                                    <button aria-label={format!("Heal {name}")} onclick={link.callback(move |_| Msg::Broker("heal", b))}>{ "heal" }</button>
+                                } else {
+                                    <button aria-label={format!("Isolate {name}")} onclick={link.callback(move |_| Msg::Broker("isolate-broker", b))}>{ "isolate" }</button>
+                                }
+                                <button aria-label={format!("Slow {name}")} onclick={link.callback(move |_| Msg::Broker("slow-follower", b))}>{ "slow 40 s" }</button>
+                            } else {
+                                <button aria-label={format!("Restart {name}")} onclick={link.callback(move |_| Msg::Broker("restart-broker", b))}>{ "restart" }</button>
+                            }
+                        </div>
+                    }
+                }) }
+                { for report.partitions.iter().map(|p| self.view_partition(p, sim, &fates)) }
+            </section>
+        }
+    }
+
+    fn view_producer(&self, ctx: &Context<Self>, p: &ProducerView) -> Html {
+        let link = ctx.link();
+        let state = if p.crashed {
+            "crashed"
+        } else if p.closed {
+            "closed"
+        } else {
+            "running"
+        };
+        let id = if p.idempotent { format!("pid {} · epoch {}", p.pid, p.epoch) } else { "not idempotent".into() };
+        html! {
+            <div class="node-menu" role="group" aria-label={format!("Producer {}", p.name)}>
+                <strong>{ format!("{} ({state}; {id})", p.name) }</strong>
+                { for p.in_flight.iter().map(|(recs, b, retry, seq)| html!{
+                    <span class="chip">{ format!("→{b}: {}{}{}", recs.join(" "), seq.map(|s| format!(" seq {s}")).unwrap_or_default(), if *retry > 0 { format!(" ⟳{retry}") } else { String::new() }) }</span>
+                }) }
+                if !p.buffered.is_empty() { <span>{ format!("buffered: {}", p.buffered.join(" ")) }</span> }
+                if p.crashed {
+                    <button onclick={link.callback(|_| Msg::Producer("restart-producer"))}>{ "restart producer" }</button>
+                } else if !p.closed {
+                    <button onclick={link.callback(|_| Msg::Producer("crash-producer"))}>{ "crash producer" }</button>
+                }
+            </div>
+        }
+    }
+
+    fn view_partition(&self, p: &PartitionReport, sim: &Sim, fates: &std::collections::BTreeMap<&str, &str>) -> Html {
+        let longest = p.replicas.iter().map(|r| r.log.len()).max().unwrap_or(0);
+        let shown = longest.min(36);
+        let first = longest - shown;
+        let cell = 38.0;
+        let left = 120.0;
+        let row = 46.0;
+        // A fixed minimum width keeps text at its real size however short the log is.
+        let width = (left + cell * (shown as f64) + 40.0).max(720.0);
+        let height = 24.0 + row * p.replicas.len() as f64;
+        let label = format!(
+            "{}/{} — leader {} (epoch {}), ISR [{}]",
+            p.topic,
+            p.partition,
+            p.leader.clone().unwrap_or_else(|| "none".into()),
+            p.leader_epoch,
+            p.isr.join(", ")
+        );
+        html! {
+            <figure aria-label={format!("Partition {}/{}", p.topic, p.partition)}>
+                <figcaption>{ label.clone() }</figcaption>
+                <svg viewBox={format!("0 0 {width} {height}")} role="img" aria-label={label}>
+                    { for p.replicas.iter().enumerate().map(|(i, r)| {
+                        let y = 20.0 + row * i as f64;
+                        let b: usize = r.broker.trim_start_matches('b').parse::<usize>().unwrap_or(1) - 1;
+                        let leader = p.leader.as_deref() == Some(r.broker.as_str());
+                        let in_isr = p.isr.contains(&r.broker);
+                        let status = if !r.alive { " ☠ down" } else if sim.brokers[b].isolated { " ⚡ isolated" } else if sim.is_slow(b) { " 🐢 slow" } else { "" };
+                        let title = format!("{}{}", r.broker, if leader { " ★ leader" } else { "" });
+                        let sub = format!("{}{}", if in_isr { "in ISR" } else { "out of ISR" }, status);
+                        let hw_x = left + cell * (r.high_watermark.saturating_sub(first as u64) as f64);
+                        let leo_x = left + cell * (r.log_end_offset.saturating_sub(first as u64) as f64);
+                        html! {
+                            <g opacity={if r.alive { "1" } else { "0.45" }}>
+                                <text x="4" y={(y + 13.0).to_string()} font-size="13" font-weight={if leader { "700" } else { "400" }}>{ title }</text>
+                                <text x="4" y={(y + 28.0).to_string()} font-size="11" fill="#555">{ sub }</text>
+                                { for r.log.iter().enumerate().skip(first).map(|(off, id)| {
+                                    let x = left + cell * (off - first) as f64;
+                                    let fate = fates.get(id.as_str()).copied().unwrap_or("pending");
+                                    let committed = (off as u64) < r.high_watermark;
+                                    let sel = self.selected.as_deref() == Some(id.as_str());
+                                    html! {
+                                        <g>
+                                            <title>{ format!("offset {off}: {id} ({}; final fate {fate})", if committed { "below the high watermark" } else { "above the high watermark: not yet committed" }) }</title>
+                                            <rect class="cell" x={x.to_string()} y={(y + 2.0).to_string()} width={(cell - 2.0).to_string()} height="24" rx="3"
+                                                fill={fate_colour(fate)} fill-opacity={if committed { "0.35" } else { "0.12" }}
+                                                stroke={if sel { "#000" } else { "#888" }} stroke-width={if sel { "3" } else { "1" }}
+                                                stroke-dasharray={if committed { "" } else { "3 2" }} />
+                                            <text x={(x + 4.0).to_string()} y={(y + 19.0).to_string()} font-size="12" font-family="monospace">{ id.clone() }</text>
+                                        </g>
+                                    }
+                                }) }
+                                <line x1={hw_x.to_string()} x2={hw_x.to_string()} y1={y.to_string()} y2={(y + 30.0).to_string()} stroke="#0072B2" stroke-width="3" />
+                                <text x={(hw_x - 18.0).to_string()} y={(y + 38.0).to_string()} font-size="10" fill="#0072B2">{ "HW" }</text>
+                                <line x1={leo_x.to_string()} x2={leo_x.to_string()} y1={y.to_string()} y2={(y + 30.0).to_string()} stroke="#555" stroke-width="1" stroke-dasharray="2 2" />
+                                <text x={(leo_x + 2.0).to_string()} y={(y + 38.0).to_string()} font-size="10" fill="#555">{ "LEO" }</text>
+                            </g>
+                        }
+                    }) }
+                </svg>
+            </figure>
+        }
+    }
+
+    fn view_code(&self) -> Html {
+        let Ok(sc) = klab::Scenario::parse(&self.text) else { return html! {} };
+        let Some(p) = sc.producers.first() else { return html! {} };
+        let acks = match p.acks {
+            -1 => "all",
+            0 => "0",
+            _ => "1",
+        };
+        let java = format!(
+            "acks={acks}\nenable.idempotence={}\nmax.in.flight.requests.per.connection={}\nretries={}\ndelivery.timeout.ms={}\nrequest.timeout.ms={}\nlinger.ms={}\nbatch.size={}{}",
+            p.idempotence,
+            p.max_in_flight,
+            p.retries,
+            p.delivery_timeout_ms,
+            p.request_timeout_ms,
+            p.linger_ms,
+            p.batch_size,
+            p.transactional_id.as_ref().map(|t| format!("\ntransactional.id={t}")).unwrap_or_default()
+        );
+        let confluent = format!(
+            "Producer({{\n    'acks': '{acks}',\n    'enable.idempotence': {},\n    'max.in.flight.requests.per.connection': {},\n    'delivery.timeout.ms': {},\n    'request.timeout.ms': {},\n    'linger.ms': {},\n}})",
+            if p.idempotence { "True" } else { "False" },
+            p.max_in_flight,
+            p.delivery_timeout_ms,
+            p.request_timeout_ms,
+            p.linger_ms
+        );
+        let kpy = format!(
+            "KafkaProducer(\n    acks={},\n    retries={},\n    max_in_flight_requests_per_connection={},\n    request_timeout_ms={},\n    linger_ms={},\n    batch_size={},\n)",
+            if acks == "all" { "'all'".to_string() } else { acks.to_string() },
+            p.retries,
+            p.max_in_flight,
+            p.request_timeout_ms,
+            p.linger_ms,
+            p.batch_size
+        );
+        html! {
+            <details class="panel code">
+                <summary><h2 style="display:inline">{ "Copy as code" }</h2></summary>
+                <p><small>{ format!("The settings in effect for Kafka {} (defaults filled in), for {}.", sc.version.name(), p.name) }</small></p>
+                <h3>{ "Java client (producer.properties)" }</h3>
+                <pre aria-label="Java properties">{ java }</pre>
+                <h3>{ "Python: confluent-kafka" }</h3>
+                <pre>{ confluent }</pre>
+                <p class="note">{ "librdkafka-based clients such as confluent-kafka have their own defaults: enable.idempotence is false there unless you set it, so write every setting out rather than rely on the Java defaults. On the consumer side, librdkafka defaults isolation.level to read_committed where the Java client uses read_uncommitted." }</p>
+                <h3>{ "Python: kafka-python" }</h3>
+                <pre>{ kpy }</pre>
+                if p.idempotence {
+                    <p class="note">{ "kafka-python supports idempotence only in recent releases (enable_idempotence=True); check yours, or the producer above is not idempotent there." }</p>
+                }
+            </details>
+
+        }
+    }
+
+    fn view_records(&self, ctx: &Context<Self>) -> Html {
+        let (Some(report), Some(run)) = (&self.report, &self.run) else { return html! {} };
+        let link = ctx.link();
+        let sel = self.selected.clone();
+        let finals: std::collections::BTreeMap<&str, &str> =
+            run.final_report.records.iter().map(|r| (r.id.as_str(), r.fate.as_str())).collect();
+        let rec = sel.as_ref().and_then(|id| report.records.iter().find(|r| &r.id == id));
+        html! {
+            <>
+            <section class="panel" aria-labelledby="h-records">
+                <h2 id="h-records">{ "Records" }</h2>
+                <table class="ledger" aria-label="Record fates">
+                    <thead><tr><th>{ "record" }</th><th>{ "now" }</th><th>{ "at the end" }</th><th>{ "producer told" }</th><th>{ "copies" }</th></tr></thead>
+                    <tbody>
+                        { for report.records.iter().map(|r| {
+                            let id = r.id.clone();
+                            let is_sel = sel.as_deref() == Some(r.id.as_str());
+                            let fin = finals.get(r.id.as_str()).copied().unwrap_or("pending");
+                            html! {
+                                <tr class={if is_sel { "sel" } else { "" }} aria-label={format!("Record {}", r.id)}>
+                                    <td><button class="rec" aria-pressed={is_sel.to_string()} onclick={link.callback(move |_| Msg::Select(if is_sel { None } else { Some(id.clone()) }))}>{ r.id.clone() }</button></td>
+                                    <td class={format!("fate fate-{}", r.fate)}>{ format!("{} {}", fate_icon(&r.fate), r.fate) }</td>
+                                    <td class={format!("fate fate-{fin}")} aria-label={format!("final fate of {}", r.id)}>{ format!("{} {fin}", fate_icon(fin)) }</td>
+                                    <td>{ r.producer.clone() }</td>
+                                    <td>{ r.copies }</td>
+                                </tr>
+                            }
+                        }) }
+                    </tbody>
+                </table>
+            </section>
+            if let Some(r) = rec {
+                <section class="panel" aria-labelledby="h-why">
+                    <h2 id="h-why">{ format!("Why {} is {} (so far)", r.id, r.fate) }</h2>
+                    <ol class="why" aria-label="Why chain">
+                        { for r.why.iter().map(|w| {
+                            let t = line_time_us(w);
+                            match (t, w.split_once("ms ")) {
+                                (Some(t), Some((when, what))) => { let when = when.trim_start_matches("t=").to_string(); html!{
+                                    <li><button class="when" aria-label={format!("Jump to {when} ms")} onclick={link.callback(move |_| Msg::JumpTime(t))}>{ format!("{when} ms") }</button>{ " " }{ what.to_string() }</li>
+                                } },
+
+                                _ => html!{ <li>{ w.clone() }</li> },
+                            }
+
+                        }) }
+                    </ol>
+                </section>
+            }
+            </>
+        }
+    }
+
+    fn view_time(&self, ctx: &Context<Self>) -> Html {
+        let Some(run) = &self.run else { return html! {} };
+        let link = ctx.link();
+        let max = run.stops.len() - 1;
+        let stop = run.stops[self.stop];
+        let now_events = stop.events;
+        let f = self.filter.to_lowercase();
+        let current_line = run.trace_at.iter().rposition(|&e| e <= now_events);
+        let lines: Vec<Html> = run
+            .trace
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| f.is_empty() || l.to_lowercase().contains(&f))
+            .map(|(i, l)| {
+                let class = if Some(i) == current_line {
+                    "now"
+                } else if run.trace_at[i] <= now_events {
+                    "past"
+                } else {
+                    "future"
+                };
+                html! { <div class={class}>{ l.clone() }</div> }
+            })
+            .collect();
+        let marks: Vec<Html> = run
+            .fault_stops
+            .iter()
+            .map(|&s| {
+                let x = 100.0 * s as f64 / max.max(1) as f64;
+                html! { <line x1={format!("{x}%")} x2={format!("{x}%")} y1="0" y2="10" stroke="#D55E00" stroke-width="2" /> }
+            })
+            .collect();
+        html! {
+            <footer class="time" aria-label="Time">
+                <div class="controls">
+                    <button aria-label="Jump to start" onclick={link.callback(|_| Msg::Seek(0))}>{ "⏮" }</button>
+                    <button aria-label="Step back" onclick={link.callback(|_| Msg::Step(-1))}>{ "◀ step" }</button>
+                    <button aria-label={if self.playing { "Pause" } else { "Play" }} onclick={link.callback(|_| Msg::TogglePlay)}>{ if self.playing { "⏸ pause" } else { "▶ play" } }</button>
+                    <button aria-label="Step forward" onclick={link.callback(|_| Msg::Step(1))}>{ "step ▶" }</button>
+                    <button aria-label="Jump to end" onclick={link.callback(|_| Msg::Seek(usize::MAX))}>{ "⏭" }</button>
+
+                    <label>{ "speed " }
+                        <select aria-label="Speed" onchange={link.callback(|e: Event| Msg::Speed(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(2)))}>
+                            { for [1u32, 2, 5, 20].iter().map(|s| html!{ <option value={s.to_string()} selected={self.speed == *s}>{ format!("×{s}") }</option> }) }
+                        </select>
+                    </label>
+                    <input type="range" min="0" max={max.to_string()} value={self.stop.to_string()} aria-label="Time line"
+                        oninput={link.callback(|e: InputEvent| Msg::Seek(e.target_unchecked_into::<HtmlInputElement>().value().parse().unwrap_or(0)))} />
+                    <span aria-label="Current time">{ format!("t = {} ms · step {} of {}", klab::sim::fmt_time(stop.time_us), self.stop, max) }</span>
+                </div>
+                <svg height="10" width="100%" aria-hidden="true">{ for marks }</svg>
+                <details>
+                    <summary>{ format!("Event log ({} lines)", run.trace.len()) }</summary>
+                    <input type="search" placeholder="filter: a record, a broker, a word" aria-label="Filter the event log" value={self.filter.clone()}
+                        oninput={link.callback(|e: InputEvent| Msg::Filter(e.target_unchecked_into::<HtmlInputElement>().value()))} />
+                    <div class="log" role="log" aria-label="Event log">{ for lines }</div>
+                </details>
+            </footer>
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Kafka Delivery Lab in the browser. The engine (`klab`) runs here as wasm; this crate only
+//! draws its state and turns clicks into scenario edits.
+
+pub mod app;
+pub mod link;
+pub mod model;
+pub mod settings;
+
+use wasm_bindgen::JsCast;
+
+/// A panic would stop the wasm instance: show what happened, with a report to copy and a way
+/// back, instead of a page that silently stopped responding.
+fn install_panic_panel() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+        let Some(panel) = doc.get_element_by_id("panic") else { return };
+        let report = format!(
+            "Kafka Delivery Lab {}\n{info}\nlocation: {}",
+            env!("CARGO_PKG_VERSION"),
+            web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default()
+        );
+        let escaped = report.replace('&', "&amp;").replace('<', "&lt;");
+        panel.set_inner_html(&format!(
+            "<h2>The lab stopped because of a bug</h2><p>Your scenario is saved in this browser. Copy this report into an issue, then reload.</p><textarea readonly aria-label=\"Error report\">{escaped}</textarea><p><button onclick=\"location.hash='';location.reload()\">Reload the lab</button></p>"
+        ));
+        if let Ok(el) = panel.dyn_into::<web_sys::HtmlElement>() {
+            el.set_hidden(false);
+        }
+    }));
+}
+
+/// Starts the page: the lab, or with `?bench=N` the benchmark of N records (the same workload
+/// as `kafka-lab bench`), whose figures appear in an element with id `bench`.
+pub fn start() {
+    install_panic_panel();
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    if let Some(n) = search.strip_prefix("?bench=").and_then(|n| n.parse::<u64>().ok()) {
+        run_bench(n);
+        return;
+    }
+    yew::Renderer::<app::App>::new().render();
+}
+
+fn run_bench(n: u64) {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let perf = web_sys::window().and_then(|w| w.performance());
+    let now = || perf.as_ref().map(|p| p.now()).unwrap_or(0.0);
+    let text = klab::bench::workload(n);
+    let line = match klab::bench::measure(&text, now, |t0| (now() - t0) / 1000.0) {
+        Ok(m) => format!("wasm: {n} records, {}", m.summary()),
+        Err(e) => format!("wasm bench failed: {e}"),
+    };
+    if let Ok(el) = doc.create_element("pre") {
+        el.set_id("bench");
+        el.set_text_content(Some(&line));
+        if let Some(body) = doc.body() {
+            let _ = body.append_child(&el);
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The lab's model, independent of Yew: a finished run with checkpoints, and the state at any
+//! moment of it, reached by deterministic replay from the nearest checkpoint.
+
+use klab::{Report, RunError, Scenario, Sim};
+
+/// How often (in events) a checkpoint of the whole simulation is kept for rewinding.
+const CHECKPOINT_EVERY: u64 = 256;
+/// A browser run stops here; the trace says so. Lessons are far smaller.
+const MAX_UI_EVENTS: u64 = 2_000_000;
+
+/// One moment the user can stop at: after `events` events, at simulated time `time_us`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stop {
+    pub events: u64,
+    pub time_us: u64,
+}
+
+pub struct Run {
+    /// The trace of the whole run, and for each line the event count when it was written.
+    pub trace: Vec<String>,
+    pub trace_at: Vec<u64>,
+    /// The distinct moments where something visible happened, in order.
+    pub stops: Vec<Stop>,
+    /// Moments where a fault fired, for the marks on the time line.
+    pub fault_stops: Vec<usize>,
+    pub final_report: Report,
+    pub total_events: u64,
+    checkpoints: Vec<Sim>,
+}
+
+/// A snapshot without the (large) trace, which the run already holds.
+fn snapshot(sim: &mut Sim) -> Sim {
+    let t = sim.trace.take();
+    let at = std::mem::take(&mut sim.trace_at);
+    let c = sim.clone();
+    sim.trace = t;
+    sim.trace_at = at;
+    c
+}
+
+impl Run {
+    pub fn new(text: &str) -> Result<Run, RunError> {
+        let sc = Scenario::parse(text).map_err(RunError::Scenario)?;
+        let mut sim = Sim::new(sc, true).map_err(RunError::Sim)?;
+        sim.max_events = MAX_UI_EVENTS;
+        let mut checkpoints = vec![snapshot(&mut sim)];
+        while sim.step().map_err(RunError::Sim)? {
+            if sim.events % CHECKPOINT_EVERY == 0 {
+                checkpoints.push(snapshot(&mut sim));
+            }
+        }
+        let final_report = Report::build(&sim);
+        let trace = sim.trace.take().unwrap_or_default();
+        let trace_at = std::mem::take(&mut sim.trace_at);
+        let mut stops = vec![Stop { events: 0, time_us: 0 }];
+        let mut fault_stops = Vec::new();
+        for (i, line) in trace.iter().enumerate() {
+            let ev = trace_at[i];
+            if stops.last().map(|s| s.events) != Some(ev) {
+                stops.push(Stop { events: ev, time_us: line_time_us(line).unwrap_or(0) });
+            }
+            if line.contains(" fault[") {
+                fault_stops.push(stops.len() - 1);
+            }
+        }
+        Ok(Run { trace, trace_at, stops, fault_stops, final_report, total_events: sim.events, checkpoints })
+    }
+
+    /// The simulation after `events` events (replayed from the nearest checkpoint).
+    pub fn at(&self, events: u64) -> Sim {
+        let events = events.min(self.total_events);
+        let idx = ((events / CHECKPOINT_EVERY) as usize).min(self.checkpoints.len() - 1);
+        let mut sim = self.checkpoints[idx].clone();
+        while sim.events < events {
+            match sim.step() {
+                Ok(true) => {}
+                _ => break,
+            }
+        }
+        sim
+    }
+
+    /// The stop index at or just before a simulated time.
+    pub fn stop_at_time(&self, time_us: u64) -> usize {
+        match self.stops.iter().position(|s| s.time_us >= time_us) {
+            Some(i) => i,
+            None => self.stops.len() - 1,
+        }
+    }
+}
+
+/// Reads "t=12.345" at the start of a trace line or "t=12.345ms" at the start of a why line.
+pub fn line_time_us(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix("t=")?;
+    let num: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let (ms, frac) = match num.split_once('.') {
+        Some((a, b)) => (a, b),
+        None => (num.as_str(), ""),
+    };
+    let ms: u64 = ms.parse().ok()?;
+    let mut f = frac.to_string();
+    f.truncate(3);
+    while f.len() < 3 {
+        f.push('0');
+    }
+    Some(ms * 1000 + f.parse::<u64>().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn reads_times() {
+        assert_eq!(line_time_us("t=12.345 b1 ..."), Some(12345));
+        assert_eq!(line_time_us("t=9001.7ms x"), Some(9001700));
+        assert_eq!(line_time_us("t=0 x"), Some(0));
+        assert_eq!(line_time_us("x"), None);
+    }
+}

@@ -1,0 +1,126 @@
+import { test, expect, Page } from '@playwright/test';
+
+// Every test watches for console errors and for any request that leaves the page's own
+// origin: the lab must work offline from any static host.
+let problems: string[] = [];
+test.beforeEach(async ({ page, baseURL }) => {
+  problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e}`));
+  page.on('request', (r) => { if (!r.url().startsWith(baseURL!) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) problems.push(`outside request: ${r.url()}`); });
+});
+test.afterEach(async () => { expect(problems).toEqual([]); });
+
+async function open(page: Page, hash = '') {
+  await page.goto('index.html' + hash);
+  await expect(page.getByRole('table', { name: 'Record fates' })).toBeVisible();
+}
+
+async function lesson(page: Page, title: string) {
+  await page.getByLabel('Lesson').selectOption({ label: title });
+  await expect(page.getByLabel('Scenario title')).not.toBeEmpty();
+}
+
+const finalFate = (page: Page, id: string) => page.getByRole('row', { name: `Record ${id}` }).getByLabel(`final fate of ${id}`);
+const nowFate = (page: Page, id: string) => page.getByRole('row', { name: `Record ${id}` }).locator('td').nth(1);
+
+test('acks=1 with the leader killed right after its ack: r1 is lost, and the why chain names the truncation', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'acks=1: the leader dies right after its ack');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(nowFate(page, 'r1')).toHaveText('✖ lost');
+  await page.getByRole('button', { name: 'r1', exact: true }).click();
+  const why = page.getByRole('list', { name: 'Why chain' });
+  await expect(why).toContainText('b1 truncated its log to offset 0');
+  await expect(why).toContainText('producer got the ack');
+  // A step of the chain jumps the time line to that moment.
+  await why.getByRole('button', { name: /Jump to 3\.728 ms/ }).first().click();
+  await expect(page.getByLabel('Current time')).toContainText('t = 3.728 ms');
+  await expect(nowFate(page, 'r1')).toHaveText('… pending');
+});
+
+test('a dropped response duplicates without idempotence and not with it', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'A lost ack without idempotence duplicates');
+  await expect(finalFate(page, 'r1')).toHaveText('⧉ duplicated');
+  await page.getByLabel('Idempotence').selectOption('true');
+  await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
+  await expect(page.getByLabel('Producer settings in effect')).toContainText('idempotence on');
+  await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/"enable.idempotence" = true/);
+});
+
+test('stepping back then forward returns the same screen', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'acks=all: the ISR already has it');
+  for (let i = 0; i < 12; i++) await page.getByRole('button', { name: 'Step forward' }).click();
+  const before = await page.locator('main').innerText();
+  const time = await page.getByLabel('Current time').innerText();
+  for (let i = 0; i < 5; i++) await page.getByRole('button', { name: 'Step back' }).click();
+  await expect(page.getByLabel('Current time')).not.toHaveText(time);
+  for (let i = 0; i < 5; i++) await page.getByRole('button', { name: 'Step forward' }).click();
+  await expect(page.getByLabel('Current time')).toHaveText(time);
+  expect(await page.locator('main').innerText()).toBe(before);
+});
+
+test('a copied link reproduces the screen in a new page', async ({ page, context }) => {
+  await open(page);
+  await lesson(page, 'Unclean election loses acknowledged data');
+  for (let i = 0; i < 9; i++) await page.getByRole('button', { name: 'Step forward' }).click();
+  await page.getByRole('button', { name: 'r2', exact: true }).click();
+  await page.getByRole('button', { name: 'Copy link' }).click();
+  const url = await page.getByLabel('Link to this moment').inputValue();
+  expect(url).toContain('#v1.');
+  const screen = await page.locator('main').innerText();
+  const time = await page.getByLabel('Current time').innerText();
+  const other = await context.newPage();
+  other.on('console', (m) => { if (m.type() === 'error') problems.push(`console (2nd page): ${m.text()}`); });
+  await other.goto(url);
+  await expect(other.getByLabel('Current time')).toHaveText(time);
+  await expect(other.getByRole('heading', { name: /Why r2 is/ })).toBeVisible();
+  expect(await other.locator('main').innerText()).toBe(screen);
+});
+
+test('a setting Kafka rejects shows Kafka\'s own error and keeps the last run', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'A lost ack with idempotence does not');
+  await page.getByLabel('Acknowledgements').selectOption('1');
+  await expect(page.getByRole('alert', { name: 'Error' })).toContainText(
+    'ConfigException: Must set acks to all in order to use the idempotent producer. Otherwise we cannot guarantee idempotence.');
+  await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
+  // Letting idempotence default instead: Kafka silently disables it, and the lab says so.
+  await page.getByLabel('Idempotence').selectOption('');
+  await expect(page.getByRole('alert', { name: 'Error' })).toHaveCount(0);
+  await expect(page.getByRole('note').first()).toContainText('silently disabled idempotence');
+  await expect(finalFate(page, 'r1')).toHaveText('⧉ duplicated');
+});
+
+test('a malformed link says what is wrong and the lab still works', async ({ page }) => {
+  await open(page, '#v1.this-is-not-a-lab-link');
+  await expect(page.getByRole('status')).toContainText('The link could not be opened');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(nowFate(page, 'r1')).toHaveText('✖ lost');
+});
+
+test('a broker can be killed from its menu, and that forks the future', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'acks=all: the ISR already has it');
+  await page.getByRole('button', { name: 'Kill b2' }).click();
+  await expect(page.getByRole('status')).toContainText('kill-broker b2');
+  await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/do = "kill-broker"\s*\ntarget = "b2"/);
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(page.getByRole('group', { name: 'Broker b2' })).toContainText('b2: down');
+});
+
+test('keyboard: arrows step, space plays and pauses', async ({ page }) => {
+  await open(page);
+  await page.locator('h1').click();
+  const t0 = await page.getByLabel('Current time').innerText();
+  await page.keyboard.press('ArrowRight');
+  await expect(page.getByLabel('Current time')).not.toHaveText(t0);
+  await page.keyboard.press('ArrowLeft');
+  await expect(page.getByLabel('Current time')).toHaveText(t0);
+  await page.keyboard.press(' ');
+  await expect(page.getByRole('button', { name: 'Pause' })).toBeVisible();
+  await page.keyboard.press(' ');
+  await expect(page.getByRole('button', { name: 'Play' })).toBeVisible();
+});
