@@ -24,3 +24,7 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "wasm-bindgen $WASM_BINDGEN_VE
   # Without --locked: its lock file names a crate version the registry no longer serves.
   fast_install "wasm-bindgen-cli@$WASM_BINDGEN_VERSION"
 fi
+if [ ! -d node_modules/binaryen ] || [ ! -d node_modules/@playwright/test ]; then
+  echo "setup: installing npm packages (binaryen's wasm-opt, Playwright)"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+fi

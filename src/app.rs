@@ -15,6 +15,8 @@ use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement, Keyboard
 use yew::prelude::*;
 
 const STORAGE_KEY: &str = "kafka-delivery-lab.sandbox.v1";
+const LEDGER_ROWS: usize = 200;
+const LOG_WINDOW: usize = 300;
 
 pub struct Lesson {
     pub title: &'static str,
@@ -76,6 +78,7 @@ pub enum Msg {
     Imported(String, Result<String, String>),
     ImportFile(Option<web_sys::File>),
     Filter(String),
+    Find(String),
     ToggleLarge,
     Key(KeyboardEvent),
     DismissNotice,
@@ -97,6 +100,7 @@ pub struct App {
     _keys: Option<EventListener>,
     _hash: Option<EventListener>,
     filter: String,
+    find: String,
     large: bool,
     link: String,
     reader: Option<gloo_file::callbacks::FileReader>,
@@ -300,6 +304,7 @@ impl Component for App {
             _keys: keys,
             _hash: hash,
             filter: String::new(),
+            find: String::new(),
             large: false,
             link: String::new(),
             reader: None,
@@ -481,6 +486,11 @@ impl Component for App {
                 self.filter = f;
                 true
             }
+            Msg::Find(f) => {
+                self.find = f;
+                true
+            }
+
             Msg::ToggleLarge => {
                 self.large = !self.large;
                 if let Some(body) = window().and_then(|w| w.document()).and_then(|d| d.body()) {
@@ -756,7 +766,7 @@ impl App {
         let left = 120.0;
         let row = 46.0;
         // A fixed minimum width keeps text at its real size however short the log is.
-        let width = (left + cell * (shown as f64) + 40.0).max(720.0);
+        let width = (left + cell * (shown as f64) + 40.0).max(560.0);
         let height = 24.0 + row * p.replicas.len() as f64;
         let label = format!(
             "{}/{} — leader {} (epoch {}), ISR [{}]",
@@ -874,14 +884,29 @@ impl App {
         let finals: std::collections::BTreeMap<&str, &str> =
             run.final_report.records.iter().map(|r| (r.id.as_str(), r.fate.as_str())).collect();
         let rec = sel.as_ref().and_then(|id| report.records.iter().find(|r| &r.id == id));
+        // Long runs: draw at most LEDGER_ROWS rows (matching the finder), plus the selection.
+        let find = self.find.to_lowercase();
+        let matching: Vec<&klab::report::RecordReport> =
+            report.records.iter().filter(|r| find.is_empty() || r.id.to_lowercase().contains(&find)).collect();
+        let hidden = matching.len().saturating_sub(LEDGER_ROWS);
+        let mut rows: Vec<&klab::report::RecordReport> = matching.into_iter().take(LEDGER_ROWS).collect();
+        if let Some(r) = rec {
+            if !rows.iter().any(|x| x.id == r.id) {
+                rows.push(r);
+            }
+        }
         html! {
             <>
             <section class="panel" aria-labelledby="h-records">
                 <h2 id="h-records">{ "Records" }</h2>
+                if report.records.len() > LEDGER_ROWS {
+                    <input type="search" placeholder="find a record by id" aria-label="Find a record" value={self.find.clone()}
+                        oninput={link.callback(|e: InputEvent| Msg::Find(e.target_unchecked_into::<HtmlInputElement>().value()))} />
+                }
                 <table class="ledger" aria-label="Record fates">
                     <thead><tr><th>{ "record" }</th><th>{ "now" }</th><th>{ "at the end" }</th><th>{ "producer told" }</th><th>{ "copies" }</th></tr></thead>
                     <tbody>
-                        { for report.records.iter().map(|r| {
+                        { for rows.into_iter().map(|r| {
                             let id = r.id.clone();
                             let is_sel = sel.as_deref() == Some(r.id.as_str());
                             let fin = finals.get(r.id.as_str()).copied().unwrap_or("pending");
@@ -897,6 +922,9 @@ impl App {
                         }) }
                     </tbody>
                 </table>
+                if hidden > 0 {
+                    <p><small>{ format!("{hidden} more records not shown: use the finder.") }</small></p>
+                }
             </section>
             if let Some(r) = rec {
                 <section class="panel" aria-labelledby="h-why">
@@ -928,11 +956,20 @@ impl App {
         let now_events = stop.events;
         let f = self.filter.to_lowercase();
         let current_line = run.trace_at.iter().rposition(|&e| e <= now_events);
-        let lines: Vec<Html> = run
-            .trace
+        // Draw a window of the log around the current moment (or the first matches of a
+        // filter), so long runs stay quick to scrub.
+        let centre = current_line.unwrap_or(0);
+        let (from, to) = if f.is_empty() {
+            (centre.saturating_sub(LOG_WINDOW / 2), (centre + LOG_WINDOW / 2).min(run.trace.len()))
+        } else {
+            (0, run.trace.len())
+        };
+        let lines: Vec<Html> = run.trace[from..to]
             .iter()
             .enumerate()
+            .map(|(i, l)| (i + from, l))
             .filter(|(_, l)| f.is_empty() || l.to_lowercase().contains(&f))
+            .take(LOG_WINDOW)
             .map(|(i, l)| {
                 let class = if Some(i) == current_line {
                     "now"
@@ -955,11 +992,11 @@ impl App {
         html! {
             <footer class="time" aria-label="Time">
                 <div class="controls">
-                    <button aria-label="Jump to start" onclick={link.callback(|_| Msg::Seek(0))}>{ "⏮" }</button>
+                    <button aria-label="Jump to start" onclick={link.callback(|_| Msg::Seek(0))}>{ "|◀ start" }</button>
                     <button aria-label="Step back" onclick={link.callback(|_| Msg::Step(-1))}>{ "◀ step" }</button>
                     <button aria-label={if self.playing { "Pause" } else { "Play" }} onclick={link.callback(|_| Msg::TogglePlay)}>{ if self.playing { "⏸ pause" } else { "▶ play" } }</button>
                     <button aria-label="Step forward" onclick={link.callback(|_| Msg::Step(1))}>{ "step ▶" }</button>
-                    <button aria-label="Jump to end" onclick={link.callback(|_| Msg::Seek(usize::MAX))}>{ "⏭" }</button>
+                    <button aria-label="Jump to end" onclick={link.callback(|_| Msg::Seek(usize::MAX))}>{ "end ▶|" }</button>
 
                     <label>{ "speed " }
                         <select aria-label="Speed" onchange={link.callback(|e: Event| Msg::Speed(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(2)))}>

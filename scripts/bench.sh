@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Prints the lab's figures: native engine speed and memory, the same workload in wasm,
+# the page's transfer size, first render, scrubbing and playing. Measures; asserts nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-test.sh
+RECORDS="${1:-100000}"
+cargo build --release -p kafka-lab
+./target/release/kafka-lab bench "$RECORDS"
+trunk build --release --offline >/dev/null
+total=0
+for f in dist/*.wasm dist/*.js dist/*.css; do
+  size=$(gzip -9 -c "$f" | wc -c)
+  total=$((total + size))
+  printf 'size: %-50s %8d bytes, %8d gzipped\n' "$(basename "$f")" "$(wc -c < "$f")" "$size"
+done
+echo "size: total transfer (wasm + JS + CSS, gzipped): $((total / 1024)) KiB"
+python3 -m http.server 8767 --bind 127.0.0.1 --directory dist >/dev/null 2>&1 &
+server=$!
+trap 'kill $server' EXIT
+sleep 1
+RECORDS="$RECORDS" BASE="http://127.0.0.1:8767/" node scripts/bench.mjs

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Trunk post-build hook: shrink the release wasm with binaryen's wasm-opt -Oz.
+set -euo pipefail
+[ "${TRUNK_PROFILE:-}" = "release" ] || exit 0
+opt="$(dirname "$0")/../node_modules/.bin/wasm-opt"
+if [ ! -x "$opt" ]; then
+  echo "wasm-opt: node_modules/.bin/wasm-opt is missing (run npm ci); the wasm is left unoptimised"
+  exit 0
+fi
+for f in "$TRUNK_STAGING_DIR"/*.wasm; do
+  "$opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals "$f" -o "$f"
+done
