@@ -54,6 +54,20 @@ pub const LESSONS: &[Lesson] = &[
         text: include_str!("../scenarios/producer-restart-resend-duplicates.toml"),
     },
     Lesson { title: "Power loss on every replica", text: include_str!("../scenarios/power-loss-all-replicas.toml") },
+    Lesson {
+        title: "Consumer: commit before processing loses",
+        text: include_str!("../scenarios/consumer-commit-before-processing-loses.toml"),
+    },
+    Lesson {
+        title: "Consumer: commit after processing duplicates",
+        text: include_str!("../scenarios/consumer-commit-after-processing-duplicates.toml"),
+    },
+    Lesson {
+        title: "Consumer: an upsert sink absorbs duplicates",
+        text: include_str!("../scenarios/consumer-upsert-sink-idempotent.toml"),
+    },
+    Lesson { title: "Consumer: auto-commit is at-least-once", text: include_str!("../scenarios/consumer-auto-commit-at-least-once.toml") },
+    Lesson { title: "Consumer: offsets stored in the sink", text: include_str!("../scenarios/consumer-offsets-in-sink.toml") },
 ];
 
 pub enum Msg {
@@ -71,6 +85,7 @@ pub enum Msg {
     JumpTime(u64),
     Broker(&'static str, usize),
     Producer(&'static str),
+    Consumer(&'static str, String),
     SendRecord,
     CopyLink,
     ExportToml,
@@ -419,6 +434,14 @@ impl Component for App {
                     Some(format!("Added a fault at t={} ms: {action}. The run was replayed; what follows is a new future.", self.now_ms()));
                 self.edit(r)
             }
+            Msg::Consumer(action, name) => {
+                let r = settings::add_fault(&self.text, self.now_ms(), action, Some(&name), &[]);
+                self.notice = Some(format!(
+                    "Added a fault at t={} ms: {action} {name}. The run was replayed; what follows is a new future.",
+                    self.now_ms()
+                ));
+                self.edit(r)
+            }
             Msg::SendRecord => {
                 let used: Vec<String> =
                     self.run.as_ref().map(|r| r.final_report.records.iter().map(|x| x.id.clone()).collect()).unwrap_or_default();
@@ -727,6 +750,7 @@ impl App {
                         </div>
                     }
                 }) }
+                { for (0..sim.consumers.len()).map(|c| self.view_consumer(ctx, sim, c)) }
                 { for report.partitions.iter().map(|p| self.view_partition(p, sim, &fates)) }
             </section>
         }
@@ -753,6 +777,54 @@ impl App {
                     <button onclick={link.callback(|_| Msg::Producer("restart-producer"))}>{ "restart producer" }</button>
                 } else if !p.closed {
                     <button onclick={link.callback(|_| Msg::Producer("crash-producer"))}>{ "crash producer" }</button>
+                }
+            </div>
+        }
+    }
+
+    fn view_consumer(&self, ctx: &Context<Self>, sim: &Sim, c: usize) -> Html {
+        let cs = &sim.consumers[c];
+        let g = &sim.groups[cs.group];
+        let name = cs.cfg.name.clone();
+        let state = if cs.crashed {
+            "crashed"
+        } else if cs.closed {
+            "closed"
+        } else if cs.alive {
+            "running"
+        } else {
+            "not started"
+        };
+        let parts: Vec<String> = cs
+            .assigned
+            .iter()
+            .map(|&p| {
+                let committed = if cs.cfg.commit == "in-sink" { g.sink_offsets.get(&p) } else { g.committed.get(&p) };
+                format!(
+                    "{}: position {} · committed {}",
+                    sim.parts[p].name,
+                    cs.position.get(&p).copied().unwrap_or(0),
+                    committed.map(|o| o.to_string()).unwrap_or_else(|| "none".into())
+                )
+            })
+            .collect();
+        let rows: u32 = match g.sink.as_str() {
+            "insert" => g.rows.values().sum(),
+            "upsert" => g.upserts.len() as u32,
+            _ => 0,
+        };
+        let link = ctx.link();
+        let (n1, n2, n3) = (name.clone(), name.clone(), name.clone());
+        html! {
+            <div class="node-menu" role="group" aria-label={format!("Consumer {name}")}>
+                <strong>{ format!("consumer {name} (group {}, {state}; commit {}{})", g.name, cs.cfg.commit, if cs.cfg.read_committed { ", read_committed" } else { "" }) }</strong>
+                { for parts.into_iter().map(|p| html!{ <span class="chip">{ p }</span> }) }
+                if g.sink != "none" { <span>{ format!("sink ({}): {rows} row(s)", g.sink) }</span> }
+                if cs.alive {
+                    <button onclick={link.callback(move |_| Msg::Consumer("crash-consumer", n1.clone()))}>{ "crash consumer" }</button>
+                    <button onclick={link.callback(move |_| Msg::Consumer("close-consumer", n2.clone()))}>{ "close consumer" }</button>
+                } else if cs.crashed {
+                    <button onclick={link.callback(move |_| Msg::Consumer("restart-consumer", n3.clone()))}>{ "restart consumer" }</button>
                 }
             </div>
         }
@@ -884,6 +956,9 @@ impl App {
         let finals: std::collections::BTreeMap<&str, &str> =
             run.final_report.records.iter().map(|r| (r.id.as_str(), r.fate.as_str())).collect();
         let rec = sel.as_ref().and_then(|id| report.records.iter().find(|r| &r.id == id));
+        let has_consumer = self.sim.as_ref().map(|s| !s.consumers.is_empty()).unwrap_or(false);
+        let has_sink = self.sim.as_ref().map(|s| s.groups.iter().any(|g| g.sink != "none")).unwrap_or(false);
+
         // Long runs: draw at most LEDGER_ROWS rows (matching the finder), plus the selection.
         let find = self.find.to_lowercase();
         let matching: Vec<&klab::report::RecordReport> =
@@ -904,7 +979,10 @@ impl App {
                         oninput={link.callback(|e: InputEvent| Msg::Find(e.target_unchecked_into::<HtmlInputElement>().value()))} />
                 }
                 <table class="ledger" aria-label="Record fates">
-                    <thead><tr><th>{ "record" }</th><th>{ "now" }</th><th>{ "at the end" }</th><th>{ "producer told" }</th><th>{ "copies" }</th></tr></thead>
+                    <thead><tr><th>{ "record" }</th><th>{ "now" }</th><th>{ "at the end" }</th><th>{ "producer told" }</th><th>{ "copies" }</th>
+                        if has_consumer { <th>{ "processed" }</th> }
+                        if has_sink { <th>{ "sink rows" }</th> }
+                    </tr></thead>
                     <tbody>
                         { for rows.into_iter().map(|r| {
                             let id = r.id.clone();
@@ -917,6 +995,8 @@ impl App {
                                     <td class={format!("fate fate-{fin}")} aria-label={format!("final fate of {}", r.id)}>{ format!("{} {fin}", fate_icon(fin)) }</td>
                                     <td>{ r.producer.clone() }</td>
                                     <td>{ r.copies }</td>
+                                    if has_consumer { <td>{ r.processed }</td> }
+                                    if has_sink { <td>{ r.sink_rows }</td> }
                                 </tr>
                             }
                         }) }

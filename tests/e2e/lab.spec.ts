@@ -124,3 +124,17 @@ test('keyboard: arrows step, space plays and pauses', async ({ page }) => {
   await page.keyboard.press(' ');
   await expect(page.getByRole('button', { name: 'Play' })).toBeVisible();
 });
+
+test('consumers: committing after processing duplicates, an upsert sink absorbs it', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Consumer: commit after processing duplicates');
+  await expect(finalFate(page, 'r1')).toHaveText('⧉ duplicated');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(page.getByRole('group', { name: 'Consumer consumer' })).toContainText('committed 3');
+  await page.getByRole('button', { name: 'r1', exact: true }).click();
+  await expect(page.getByRole('list', { name: 'Why chain' })).toContainText('processed it AGAIN (time 2)');
+  await lesson(page, 'Consumer: an upsert sink absorbs duplicates');
+  await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
+  await lesson(page, 'Consumer: commit before processing loses');
+  await expect(finalFate(page, 'r2')).toHaveText('✖ lost');
+});

@@ -19,6 +19,25 @@ pub struct RecordReport {
     pub outputs: u32,
     pub fate: String,
     pub why: Vec<String>,
+    /// With several consumer groups: each group's own view of the record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumers: Option<Vec<GroupFate>>,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct GroupFate {
+    pub group: String,
+    pub processed: u32,
+    pub sink_rows: u32,
+    pub outputs: u32,
+    pub fate: String,
+    pub members: BTreeMap<String, u32>,
+    #[serde(skip)]
+    pub effect: u32,
+}
+
+fn fate_rank(f: &str) -> &'static str {
+    crate::scenario::FATES.iter().copied().find(|x| *x == f).unwrap_or("pending")
 }
 
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
@@ -74,6 +93,7 @@ impl Report {
         let sc = &sim.sc;
         // Per partition: the final log below its HW, the leader's log above it.
         let mut copies: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut offsets: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
         let mut first_offset: BTreeMap<u32, u64> = BTreeMap::new();
         let mut above_hw: BTreeMap<u32, bool> = BTreeMap::new();
         for p in 0..sim.parts.len() {
@@ -82,6 +102,7 @@ impl Report {
                 let Some(r) = e.rec else { continue };
                 if (off as u64) < log.hw {
                     *copies.entry(r).or_default() += 1;
+                    offsets.entry(r).or_default().push(off as u64);
                     first_offset.entry(r).or_insert(off as u64);
                 } else if sim.ctrl.parts[p].leader.is_some() {
                     above_hw.insert(r, true);
@@ -122,24 +143,70 @@ impl Report {
                 RecStatus::Failed(e) => e.to_string(),
                 RecStatus::NoAnswer => "no-answer".to_string(),
             };
-            let effect = c;
             // Before the run ends, a record the application has not sent yet is still to come.
             let still_sending =
                 (r.status == RecStatus::InFlight && pr.alive) || (r.status == RecStatus::NotSent && (pr.crashed || !sim.finished));
-
-            let fate = if still_sending || above_hw.get(&id).copied().unwrap_or(false) && effect == 0 {
-                "pending"
-            } else if effect > 1 {
-                "duplicated"
-            } else if effect == 0 && (matches!(r.status, RecStatus::Failed(_)) || r.status == RecStatus::NotSent) {
-                "rejected"
-            } else if effect == 0 {
-                "lost"
-            } else if reordered.contains_key(&id) {
-                "reordered"
-            } else {
-                "committed"
+            let failed = matches!(r.status, RecStatus::Failed(_)) || r.status == RecStatus::NotSent;
+            let base_pending = still_sending || above_hw.get(&id).copied().unwrap_or(false);
+            let fate_for = |effect: u32, pending: bool| -> &'static str {
+                if pending {
+                    "pending"
+                } else if effect > 1 {
+                    "duplicated"
+                } else if effect == 0 && failed {
+                    "rejected"
+                } else if effect == 0 {
+                    "lost"
+                } else if reordered.contains_key(&id) {
+                    "reordered"
+                } else {
+                    "committed"
+                }
             };
+            // The groups that subscribe to this record's topic take part in its fate.
+            let mut per_group = Vec::new();
+            for (gi, g) in sim.groups.iter().enumerate() {
+                let subscribed = sim.consumers.iter().enumerate().any(|(ci, cs)| cs.group == gi && sim.consumer_subscribes(ci, part.topic));
+                if !subscribed {
+                    continue;
+                }
+                let processed = g.processed.get(&id).copied().unwrap_or(0);
+                let sink_rows = match g.sink.as_str() {
+                    "insert" => g.rows.get(&id).copied().unwrap_or(0),
+                    "upsert" => u32::from(g.upserts.values().any(|&x| x == id)),
+                    _ => 0,
+                };
+                let effect = if g.sink == "none" { processed } else { sink_rows };
+                let committed_offset = if sim.consumers.iter().any(|cs| cs.group == gi && cs.cfg.commit == "in-sink") {
+                    g.sink_offsets.get(&r.part).copied().unwrap_or(0)
+                } else {
+                    g.committed.get(&r.part).copied().unwrap_or(0)
+                };
+                let unread = processed == 0 && offsets.get(&id).map(|v| v.iter().any(|&o| o >= committed_offset)).unwrap_or(false);
+                let fate = fate_for(effect, base_pending || unread);
+                let members = sim
+                    .consumers
+                    .iter()
+                    .filter(|cs| cs.group == gi)
+                    .map(|cs| (cs.cfg.name.clone(), sim.processed_by(cs, id)))
+                    .collect::<BTreeMap<String, u32>>();
+                per_group.push(GroupFate {
+                    group: g.name.clone(),
+                    processed,
+                    sink_rows,
+                    outputs: 0,
+                    fate: fate.to_string(),
+                    members,
+                    effect,
+                });
+            }
+            let (fate, effect) =
+                match per_group.iter().min_by_key(|g| crate::scenario::FATES.iter().position(|f| *f == g.fate).unwrap_or(99)) {
+                    Some(g) => (fate_rank(&g.fate), g.effect),
+                    None => (fate_for(c, base_pending), c),
+                };
+            let processed: u32 = per_group.iter().map(|g| g.processed).sum();
+            let sink_rows: u32 = per_group.iter().map(|g| g.sink_rows).sum();
             let mut why = r.why.clone();
             if r.why_dropped > 0 {
                 why.insert(crate::sim::WHY_MAX / 2, format!("… {} more step(s) …", r.why_dropped));
@@ -152,11 +219,12 @@ impl Report {
                 producer,
                 copies: c,
                 transaction: None,
-                processed: 0,
-                sink_rows: 0,
+                processed,
+                sink_rows,
                 outputs: 0,
                 fate: fate.to_string(),
                 why,
+                consumers: if per_group.len() > 1 { Some(per_group) } else { None },
             });
         }
         let partitions = (0..sim.parts.len())
@@ -233,8 +301,23 @@ impl Report {
         let mut failed = Vec::new();
         for (i, ex) in sim.sc.expects.iter().enumerate() {
             match ex {
-                Expect::Fate { record, consumer: _, fate } => {
-                    let got = self.records.iter().find(|r| &r.id == record).map(|r| r.fate.as_str()).unwrap_or("(no such record)");
+                Expect::Fate { record, consumer, fate } => {
+                    let rec = self.records.iter().find(|r| &r.id == record);
+                    let got = match (rec, consumer) {
+                        (Some(r), Some(cn)) => {
+                            // A consumer's fate is its group's.
+                            let group = sim.consumers.iter().find(|c| &c.cfg.name == cn).map(|c| sim.groups[c.group].name.clone());
+                            match (&r.consumers, group) {
+                                (Some(gs), Some(g)) => {
+                                    gs.iter().find(|x| x.group == g).map(|x| x.fate.as_str()).unwrap_or("(not subscribed)")
+                                }
+                                (None, Some(_)) => r.fate.as_str(),
+                                _ => "(no such consumer)",
+                            }
+                        }
+                        (Some(r), None) => r.fate.as_str(),
+                        (None, _) => "(no such record)",
+                    };
                     if got != fate {
                         failed.push(format!("expect[{i}]: record {record} should be {fate}, but it is {got}"));
                     }

@@ -31,6 +31,10 @@ pub enum Node {
     Controller,
     /// A producer instance: (producer index, instance number).
     Producer(usize, u32),
+    /// A consumer instance: (consumer index, instance number).
+    Consumer(usize, u32),
+    /// The group coordinator (always available in this lab).
+    Group,
 }
 
 /// Kafka error codes the engine produces, with the client exception each maps to.
@@ -177,6 +181,24 @@ pub enum Body {
     },
     /// The sender of this learns that its connection to `broker` broke (a crashed process
     /// resets its sockets); everything it had in flight there is lost.
+    CFetch {
+        part: usize,
+        offset: u64,
+        max: u32,
+    },
+    CFetchResp {
+        part: usize,
+        res: Result<(Vec<(u64, RecId)>, u64), CFetchErr>,
+    },
+    OffsetCommit {
+        req: u64,
+        group: usize,
+        generation: u32,
+        offsets: Vec<(usize, u64)>,
+    },
+    OffsetCommitResp {
+        req: u64,
+    },
     Disconnect {
         broker: usize,
     },
@@ -207,6 +229,10 @@ enum Ev {
     Rebalance,
     ProducerWake { p: usize, inst: u32 },
     AppStep { table: usize },
+    ConsumerStart { c: usize },
+    ConsumerPoll { c: usize, inst: u32 },
+    ConsumerProcess { c: usize, inst: u32 },
+    ConsumerSessionExpire { c: usize, inst: u32 },
     Fault { idx: usize },
 }
 
@@ -414,6 +440,7 @@ struct HookEv {
     /// The message the hooked event sent, and whether wire actions on it mean its reply.
     msg: Option<(Time, u64)>,
     msg_is_request: bool,
+    consumer: Option<usize>,
 }
 
 /// A run that cannot continue: an engine invariant broke, or the scenario asks for something
@@ -478,6 +505,9 @@ pub struct Sim {
     pub stop_reason: String,
     pub max_events: u64,
     pub faults_log: Vec<(Time, String)>,
+    pub consumers: Vec<Consumer>,
+    pub groups: Vec<Group>,
+    consumer_topics: Vec<Vec<usize>>,
 }
 
 macro_rules! tr {
@@ -490,29 +520,22 @@ impl Sim {
     /// Builds the initial state of a scenario: a settled cluster at t=0 with the first replica
     /// of every partition leading in epoch 0 and all replicas in sync.
     pub fn new(sc: Scenario, trace: bool) -> Result<Sim, SimError> {
-        if !sc.consumers.is_empty() {
-            return Err(SimError::Unsupported("[consumer] tables (consumers, offset commits and sinks) are the next engine milestone; remove the consumer table to run the replication and producer part".into()));
+        // Transactions are the next milestone: refuse what needs them, clearly.
+        if let Some(i) = sc.consumers.iter().position(|c| c.commit == "transaction" || c.output_topic.is_some()) {
+            return Err(SimError::Unsupported(format!(
+                "consumer[{i}]: read-process-write (commit = \"transaction\", output_topic) needs transactions, the next engine milestone"
+            )));
         }
         if let Some(i) = sc.sends.iter().position(|s| s.transaction.is_some()) {
             return Err(SimError::Unsupported(format!("send[{i}].transaction: transactions are the next engine milestone")));
         }
-        if let Some(i) = sc
-            .faults
-            .iter()
-            .position(|f| matches!(f.action, Action::StartZombie | Action::CrashConsumer | Action::RestartConsumer | Action::CloseConsumer))
-        {
-            return Err(SimError::Unsupported(format!(
-                "fault[{i}]: {} needs transactions or consumers, the next engine milestone",
-                sc.faults[i].action.name()
-            )));
+        if let Some(i) = sc.faults.iter().position(|f| f.action == Action::StartZombie) {
+            return Err(SimError::Unsupported(format!("fault[{i}]: start-zombie needs transactions, the next engine milestone")));
         }
-        if let Some(i) = sc.faults.iter().position(|f| {
-            matches!(
-                f.when,
-                When::On(Hook::CommitTransaction | Hook::PrepareCommit | Hook::Marker | Hook::Poll | Hook::Process | Hook::OffsetCommit)
-            )
-        }) {
-            return Err(SimError::Unsupported(format!("fault[{i}]: its hook needs transactions or consumers, the next engine milestone")));
+        if let Some(i) =
+            sc.faults.iter().position(|f| matches!(f.when, When::On(Hook::CommitTransaction | Hook::PrepareCommit | Hook::Marker)))
+        {
+            return Err(SimError::Unsupported(format!("fault[{i}]: its hook needs transactions, the next engine milestone")));
         }
         if let Some(i) = sc.faults.iter().position(|f| f.target.as_deref() == Some("coordinator")) {
             return Err(SimError::Unsupported(format!("fault[{i}]: the transaction coordinator is the next engine milestone")));
@@ -636,6 +659,9 @@ impl Sim {
             stop_reason: String::new(),
             max_events: DEFAULT_MAX_EVENTS,
             faults_log: Vec::new(),
+            consumers: Vec::new(),
+            groups: Vec::new(),
+            consumer_topics: Vec::new(),
         };
         sim.start();
         Ok(sim)
@@ -669,6 +695,7 @@ impl Sim {
                 self.push(ms * MS, Ev::Fault { idx: i });
             }
         }
+        self.init_consumers();
         for p in 0..self.producers.len() {
             self.producer_poll(p);
         }
@@ -732,7 +759,8 @@ impl Sim {
                 let br = &self.brokers[b];
                 match other {
                     Node::Broker(_) | Node::Controller => br.isolated,
-                    Node::Producer(..) => br.isolated && br.isolated_from_clients,
+                    Node::Producer(..) | Node::Consumer(..) => br.isolated && br.isolated_from_clients,
+                    Node::Group => false,
                 }
             }
             _ => false,
@@ -897,6 +925,10 @@ impl Sim {
                 }
             }
             Ev::AppStep { table } => self.app_step(table),
+            Ev::ConsumerStart { c } => self.consumer_start(c),
+            Ev::ConsumerPoll { c, inst } => self.consumer_poll(c, inst),
+            Ev::ConsumerProcess { c, inst } => self.consumer_process(c, inst),
+            Ev::ConsumerSessionExpire { c, inst } => self.consumer_session_expire(c, inst),
             Ev::Fault { idx } => self.apply_fault(idx, None),
         }
     }
@@ -906,8 +938,10 @@ impl Sim {
             Node::Broker(b) => {
                 if !self.brokers[b].alive {
                     // A crashed process resets connections; a machine that lost power is silent.
-                    let expects_reply =
-                        matches!(m.body, Body::Produce { .. } | Body::Fetch { .. } | Body::InitPid { .. } | Body::MetaReq { .. });
+                    let expects_reply = matches!(
+                        m.body,
+                        Body::Produce { .. } | Body::Fetch { .. } | Body::InitPid { .. } | Body::MetaReq { .. } | Body::CFetch { .. }
+                    );
                     if expects_reply && !self.brokers[b].silent {
                         self.send(Node::Broker(b), m.from, Body::Disconnect { broker: b });
                     }
@@ -916,6 +950,27 @@ impl Sim {
                 self.broker_receive(b, m);
             }
             Node::Controller => self.ctrl_receive(m),
+            Node::Group => {
+                if let Body::OffsetCommit { req, group, generation, offsets } = m.body.clone() {
+                    self.on_offset_commit(&m, req, group, generation, offsets);
+                }
+            }
+            Node::Consumer(c, inst) => {
+                if self.consumers[c].inst != inst || !self.consumers[c].alive {
+                    return;
+                }
+                match m.body {
+                    Body::CFetchResp { part, res } => self.on_consumer_fetch_resp(c, part, res),
+                    Body::OffsetCommitResp { req } => self.on_offset_commit_resp(c, req),
+                    Body::Disconnect { .. } => {
+                        let parts: Vec<usize> = self.consumers[c].assigned.clone();
+                        for p in parts {
+                            self.on_consumer_fetch_resp(c, p, Err(CFetchErr::NotLeader));
+                        }
+                    }
+                    _ => {}
+                }
+            }
             Node::Producer(p, inst) => {
                 let pr = &self.producers[p];
                 if pr.inst == inst && pr.alive {
@@ -944,6 +999,8 @@ impl Sim {
                 }
             }
             Body::AlterIsrResp { part, res } => self.on_alter_isr_resp(b, part, res),
+            Body::CFetch { part, offset, max } => self.on_consumer_fetch(b, &m, part, offset, max),
+
             Body::InitPid { req, bump } => {
                 // Producer ids come from the controller's id blocks; one counter stands for them.
                 let (pid, epoch) = match bump {
@@ -1223,6 +1280,7 @@ impl Sim {
                     follower: None,
                     msg: None,
                     msg_is_request: false,
+                    consumer: None,
                 });
             }
             (base, last)
@@ -1281,6 +1339,7 @@ impl Sim {
                 follower: None,
                 msg: key,
                 msg_is_request: false,
+                consumer: None,
             });
         }
     }
@@ -1591,6 +1650,7 @@ impl Sim {
                     follower: Some(b),
                     msg: None,
                     msg_is_request: false,
+                    consumer: None,
                 });
             }
         }
@@ -2067,6 +2127,7 @@ impl Sim {
                         follower: None,
                         msg: None,
                         msg_is_request: false,
+                        consumer: None,
                     });
                 }
             }
@@ -2182,6 +2243,7 @@ impl Sim {
                 follower: None,
                 msg: None,
                 msg_is_request: false,
+                consumer: None,
             });
         }
     }
@@ -2247,6 +2309,7 @@ impl Sim {
             follower: None,
             msg: None,
             msg_is_request: false,
+            consumer: None,
         });
         self.producer_poll(p);
     }
@@ -2541,6 +2604,7 @@ impl Sim {
                 follower: None,
                 msg: key,
                 msg_is_request: true,
+                consumer: None,
             });
         }
         if acks == 0 {
@@ -2563,6 +2627,7 @@ impl Sim {
                     follower: None,
                     msg: None,
                     msg_is_request: false,
+                    consumer: None,
                 });
             }
         } else {
@@ -2743,6 +2808,12 @@ impl Sim {
                 return false;
             }
         }
+        if let Some(cn) = &f.consumer {
+            if h.consumer.map(|c| &self.consumers[c].cfg.name) != Some(cn) {
+                return false;
+            }
+        }
+
         true
     }
 
@@ -2922,6 +2993,24 @@ impl Sim {
                 if self.producers[p].alive {
                     self.producers[p].closing = true;
                     self.producer_poll(p);
+                }
+            }
+            Action::CrashConsumer | Action::RestartConsumer | Action::CloseConsumer => {
+                let c = match (&f.target, h.and_then(|h| h.consumer)) {
+                    (Some(n), _) => self.consumers.iter().position(|c| &c.cfg.name == n),
+                    (None, Some(c)) => Some(c),
+                    (None, None) => (!self.consumers.is_empty()).then_some(0),
+                };
+                let Some(c) = c else {
+                    tr!(self, "{said}: there is no consumer to act on");
+                    return;
+                };
+                tr!(self, "{said} on consumer {}", self.consumers[c].cfg.name);
+                self.faults_log.push((self.now, said));
+                match f.action {
+                    Action::CrashConsumer => self.consumer_crash(c),
+                    Action::RestartConsumer => self.consumer_restart(c),
+                    _ => self.consumer_close(c),
                 }
             }
             _ => {}
@@ -3176,12 +3265,19 @@ impl Sim {
                 }
             }
         }
+        if !self.consumers_settled() {
+            return false;
+        }
         // Last, as it is the costly check: work still scheduled or on the wire; idle
+
         // heartbeats, empty fetches and stale timers do not count.
         let busy = self.queue.values().any(|e| match e {
-            Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. } | Ev::WakeFetches { .. } => true,
+            Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. } | Ev::WakeFetches { .. } | Ev::ConsumerStart { .. } => true,
+            // Only the crashed instance's own session expiry will change the group.
+            Ev::ConsumerSessionExpire { c, inst } => self.consumers[*c].inst == *inst,
+
             Ev::Deliver(m) => match &m.body {
-                Body::Heartbeat { .. } | Body::Fetch { .. } => false,
+                Body::Heartbeat { .. } | Body::Fetch { .. } | Body::CFetch { .. } | Body::CFetchResp { .. } => false,
                 Body::FetchResp { res: Ok(d), .. } => !d.entries.is_empty() || d.diverging.is_some(),
                 _ => true,
             },
@@ -3222,6 +3318,8 @@ fn node_name(n: Node) -> String {
         Node::Broker(b) => Sim::bname(b),
         Node::Controller => "controller".into(),
         Node::Producer(p, _) => format!("producer#{p}"),
+        Node::Consumer(c, _) => format!("consumer#{c}"),
+        Node::Group => "group coordinator".into(),
     }
 }
 
@@ -3321,3 +3419,7 @@ impl Sim {
         self.brokers[b].slow_until > self.now
     }
 }
+
+// After the `tr!` macro, which the consumer code uses.
+mod consumer;
+pub use consumer::{CFetchErr, Consumer, Group};

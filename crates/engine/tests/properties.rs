@@ -18,6 +18,7 @@ struct Case {
     every_ms: u32,
     faults: Vec<(u32, &'static str, u32, u32)>,
     seed: u64,
+    consumer: Option<(&'static str, &'static str)>,
 }
 
 fn to_toml(c: &Case) -> String {
@@ -29,6 +30,10 @@ fn to_toml(c: &Case) -> String {
         s.push_str(&format!("\"enable.idempotence\" = {i}\n"));
     }
     s.push_str(&format!("[[send]]\ncount = {}\nevery_ms = {}\n", c.records, c.every_ms));
+    if let Some((commit, sink)) = c.consumer {
+        let auto = commit == "auto";
+        s.push_str(&format!("[consumer]\n\"group.id\" = \"g\"\n\"enable.auto.commit\" = {auto}\n\"auto.offset.reset\" = \"earliest\"\ncommit = \"{commit}\"\nsink = \"{sink}\"\n"));
+    }
     for &(at, what, b, dur) in &c.faults {
         let b = b % c.brokers + 1;
         match what {
@@ -36,6 +41,10 @@ fn to_toml(c: &Case) -> String {
             "isolate-broker" => s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"isolate-broker\"\ntarget = \"b{b}\"\n[[fault]]\nat_ms = {}\ndo = \"heal\"\ntarget = \"b{b}\"\n", at + dur)),
             "drop-response" => s.push_str("[[fault]]\non = \"request\"\nrecord = \"r1\"\ndo = \"drop-response\"\n"),
             "crash-producer" => s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"crash-producer\"\n[[fault]]\nat_ms = {}\ndo = \"restart-producer\"\nresend = \"unanswered\"\n", at + dur)),
+            "crash-consumer" if c.consumer.is_some() => {
+                s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"crash-consumer\"\n[[fault]]\nat_ms = {}\ndo = \"restart-consumer\"\n", at + dur))
+            }
+            "crash-consumer" => {}
             kill => s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"{kill}\"\ntarget = \"b{b}\"\n[[fault]]\nat_ms = {}\ndo = \"restart-broker\"\ntarget = \"b{b}\"\n", at + dur)),
         }
     }
@@ -64,15 +73,22 @@ fn any_case() -> impl Strategy<Value = Case> {
                     "isolate-broker",
                     "drop-response",
                     "crash-producer",
+                    "crash-consumer",
                 ]),
                 0u32..5,
                 100u32..40000,
             ),
             0..5,
         ),
-        0u64..(i64::MAX as u64),
+        (
+            0u64..(i64::MAX as u64),
+            prop::option::of((
+                prop::sample::select(vec!["before-processing", "after-processing", "auto", "in-sink"]),
+                prop::sample::select(vec!["none", "insert", "upsert"]),
+            )),
+        ),
     )
-        .prop_flat_map(|(version, brokers, acks, idem, in_flight, unclean, partitions, records, every, faults, seed)| {
+        .prop_flat_map(|(version, brokers, acks, idem, in_flight, unclean, partitions, records, every, faults, (seed, consumer))| {
             (1..=brokers).prop_flat_map(move |rf| {
                 let faults = faults.clone();
                 (1..=rf).prop_map(move |min_isr| Case {
@@ -89,6 +105,7 @@ fn any_case() -> impl Strategy<Value = Case> {
                     every_ms: every,
                     faults: faults.clone(),
                     seed,
+                    consumer,
                 })
             })
         })
@@ -145,6 +162,37 @@ proptest! {
         for r in &report.records {
             if r.producer == "acked" {
                 prop_assert!(r.copies == 1, "{} was acknowledged but has {} copies ({})\n{}", r.id, r.copies, r.fate, text);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// At-least-once (KafkaConsumer javadoc): committing offsets after processing, or with
+    /// auto-commit, every record that is in the log is processed at least once, however often
+    /// the consumer crashes and restarts.
+    #[test]
+    fn consumers_committing_after_processing_miss_nothing(
+        seed in 0u64..(i64::MAX as u64),
+        records in 1u32..40,
+        every in 0u32..30,
+        commit in prop::sample::select(vec!["after-processing", "auto"]),
+        crashes in prop::collection::vec((0u32..3000, 1u32..5000), 0..4),
+    ) {
+        let auto = commit == "auto";
+        let mut text = format!("format = 1\nseed = {seed}\n[[topic]]\nname = \"orders\"\npartitions = 2\n\"replication.factor\" = 3\n\"min.insync.replicas\" = 2\n[producer]\nacks = \"all\"\n[[send]]\ncount = {records}\nevery_ms = {every}\n[consumer]\n\"group.id\" = \"g\"\n\"enable.auto.commit\" = {auto}\n\"auto.offset.reset\" = \"earliest\"\ncommit = \"{commit}\"\n");
+        let mut t = 0;
+        for (gap, down) in crashes {
+            t += gap;
+            text.push_str(&format!("[[fault]]\nat_ms = {t}\ndo = \"crash-consumer\"\n[[fault]]\nat_ms = {}\ndo = \"restart-consumer\"\n", t + down));
+            t += down + 1;
+        }
+        let (_, report) = klab::run(&text, false).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        for r in &report.records {
+            if r.copies >= 1 {
+                prop_assert!(r.processed >= 1, "{} is in the log but was never processed ({})\n{}", r.id, r.fate, text);
             }
         }
     }

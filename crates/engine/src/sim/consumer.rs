@@ -1,0 +1,598 @@
+//! Consumers, their group and their sink (kafka-rules.md 1.K, 1.L; format "The application").
+//!
+//! A consumer polls (fetching from each assigned partition's leader up to the high watermark:
+//! without transactions the last stable offset equals it, so both isolation levels read the
+//! same), processes each record (`processing_ms`, writing to its sink), and commits offsets as
+//! its `commit` model says. The group coordinator is one always-available node that keeps the
+//! committed offsets (the next offset to read, R-L1) and assigns partitions with the range
+//! assignor when members join, leave, or miss `session.timeout.ms`.
+
+use super::*;
+use crate::scenario::ConsumerCfg;
+
+/// Consumers poll again this long after an empty fetch (they long-poll up to
+/// `fetch.max.wait.ms` = 500 ms in Kafka; 100 ms keeps lessons quick and changes no fate).
+const EMPTY_POLL_BACKOFF: Time = 100 * MS;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CPhase {
+    Idle,
+    Fetching,
+    CommitThenProcess,
+    Processing,
+    CommitThenPoll,
+}
+
+#[derive(Clone, Debug)]
+pub struct Consumer {
+    pub cfg: std::rc::Rc<ConsumerCfg>,
+    pub alive: bool,
+    pub crashed: bool,
+    pub closed: bool,
+    pub started: bool,
+    pub inst: u32,
+    pub group: usize,
+    pub assigned: Vec<usize>,
+    pub position: BTreeMap<usize, u64>,
+    pub(crate) phase: CPhase,
+    outstanding: BTreeSet<usize>,
+    polled: Vec<(usize, u64, RecId)>,
+    queue: VecDeque<(usize, u64, RecId)>,
+    last_auto: Time,
+    commit_pending: Option<u64>,
+    /// Rows of the current poll, not yet written (in-sink: one database transaction per poll).
+    uncommitted_rows: Vec<RecId>,
+}
+
+/// A consumer group: its committed offsets and the external database its members write to.
+#[derive(Clone, Debug, Default)]
+pub struct Group {
+    pub name: String,
+    pub members: Vec<usize>,
+    pub generation: u32,
+    pub committed: BTreeMap<usize, u64>,
+    /// Insert sink: rows per record. Upsert sink: the record last written per key.
+    pub rows: BTreeMap<RecId, u32>,
+    pub upserts: BTreeMap<String, RecId>,
+    /// in-sink: offsets stored in the database's own transaction.
+    pub sink_offsets: BTreeMap<usize, u64>,
+    pub processed: BTreeMap<RecId, u32>,
+    pub sink: String,
+}
+
+impl Sim {
+    pub(crate) fn init_consumers(&mut self) {
+        let cfgs: Vec<ConsumerCfg> = self.sc.consumers.clone();
+        let output_topics: Vec<String> = cfgs.iter().filter_map(|c| c.output_topic.clone()).collect();
+        for (i, cfg) in cfgs.into_iter().enumerate() {
+            let group = match self.groups.iter().position(|g| g.name == cfg.group_id) {
+                Some(g) => g,
+                None => {
+                    self.groups.push(Group { name: cfg.group_id.clone(), sink: cfg.sink.clone(), ..Default::default() });
+                    self.groups.len() - 1
+                }
+            };
+            // Default subscription: every topic the sends write to, except output topics.
+            let topics: Vec<usize> = match &cfg.topics {
+                Some(ts) => ts.iter().filter_map(|t| self.sc.topic_index(t)).collect(),
+                None => {
+                    let mut v: Vec<usize> = self.sc.sends.iter().flat_map(|s| s.records.iter().map(|r| r.topic)).collect();
+                    v.sort();
+                    v.dedup();
+                    v.retain(|t| !output_topics.contains(&self.sc.topics[*t].name));
+                    v
+                }
+            };
+            let at = cfg.at_ms.unwrap_or(0) * MS;
+            self.consumer_topics.push(topics);
+            self.consumers.push(Consumer {
+                cfg: std::rc::Rc::new(cfg),
+                alive: false,
+                crashed: false,
+                closed: false,
+                started: false,
+                inst: 0,
+                group,
+                assigned: Vec::new(),
+                position: BTreeMap::new(),
+                phase: CPhase::Idle,
+                outstanding: BTreeSet::new(),
+                polled: Vec::new(),
+                queue: VecDeque::new(),
+                last_auto: at,
+                commit_pending: None,
+                uncommitted_rows: Vec::new(),
+            });
+            self.push(at, Ev::ConsumerStart { c: i });
+        }
+    }
+
+    pub(crate) fn consumer_start(&mut self, c: usize) {
+        let cs = &mut self.consumers[c];
+        if cs.alive || cs.closed {
+            return;
+        }
+        cs.alive = true;
+        cs.crashed = false;
+        cs.started = true;
+        cs.phase = CPhase::Idle;
+        cs.last_auto = self.now;
+        let g = cs.group;
+        let name = cs.cfg.name.clone();
+        tr!(self, "consumer {name} joins group {}", self.groups[g].name);
+        if !self.groups[g].members.contains(&c) {
+            self.groups[g].members.push(c);
+        }
+        self.rebalance(g, &format!("{name} joined"));
+    }
+
+    /// The range assignor: per topic, partitions split into contiguous ranges over the members
+    /// sorted by name. A member's position starts at the group's committed offset (in-sink: the
+    /// sink's), else at `auto.offset.reset`.
+    fn rebalance(&mut self, g: usize, why: &str) {
+        self.groups[g].generation += 1;
+        let mut members = self.groups[g].members.clone();
+        members.sort_by(|a, b| self.consumers[*a].cfg.name.cmp(&self.consumers[*b].cfg.name));
+        let mut assignment: BTreeMap<usize, Vec<usize>> = members.iter().map(|&m| (m, Vec::new())).collect();
+        let mut topics: Vec<usize> = members.iter().flat_map(|&m| self.consumer_topics[m].clone()).collect();
+        topics.sort();
+        topics.dedup();
+        for t in topics {
+            let subs: Vec<usize> = members.iter().copied().filter(|&m| self.consumer_topics[m].contains(&t)).collect();
+            let parts: Vec<usize> = (0..self.parts.len()).filter(|&p| self.parts[p].topic == t).collect();
+            if subs.is_empty() {
+                continue;
+            }
+            let per = parts.len() / subs.len();
+            let extra = parts.len() % subs.len();
+            let mut i = 0;
+            for (k, &m) in subs.iter().enumerate() {
+                let n = per + usize::from(k < extra);
+                assignment.get_mut(&m).expect("member").extend_from_slice(&parts[i..i + n]);
+                i += n;
+            }
+        }
+        let gen = self.groups[g].generation;
+        for (m, parts) in assignment {
+            let name = self.consumers[m].cfg.name.clone();
+            tr!(
+                self,
+                "group {} generation {gen} ({why}): {name} is assigned {}",
+                self.groups[g].name,
+                parts.iter().map(|&p| self.parts[p].name.clone()).collect::<Vec<_>>().join(", ")
+            );
+            let mut pos = BTreeMap::new();
+            for &p in &parts {
+                let kept = self.consumers[m].position.get(&p).copied().filter(|_| self.consumers[m].assigned.contains(&p));
+                let start = kept.unwrap_or_else(|| self.start_offset(m, p));
+                pos.insert(p, start);
+            }
+            let cs = &mut self.consumers[m];
+            cs.assigned = parts;
+            cs.position = pos;
+            if cs.phase == CPhase::Idle {
+                let inst = cs.inst;
+                self.push(self.now, Ev::ConsumerPoll { c: m, inst });
+            }
+        }
+    }
+
+    fn start_offset(&self, c: usize, p: usize) -> u64 {
+        let cs = &self.consumers[c];
+        let g = &self.groups[cs.group];
+        let stored = if cs.cfg.commit == "in-sink" { g.sink_offsets.get(&p) } else { g.committed.get(&p) };
+        if let Some(&o) = stored {
+            return o;
+        }
+        match cs.cfg.auto_offset_reset.as_str() {
+            "earliest" => 0,
+            _ => self.ctrl.parts[p].leader.map(|l| self.brokers[l].logs[&p].hw).unwrap_or(0),
+        }
+    }
+
+    pub(crate) fn consumer_poll(&mut self, c: usize, inst: u32) {
+        let cs = &self.consumers[c];
+        if !cs.alive || cs.inst != inst || cs.phase != CPhase::Idle {
+            return;
+        }
+        // R-L2: auto-commit runs at the start of poll(), committing the positions reached by
+        // earlier polls, once auto.commit.interval.ms has passed.
+        if cs.cfg.commit == "auto" && self.now >= cs.last_auto + cs.cfg.auto_commit_interval_ms * MS && cs.commit_pending.is_none() {
+            self.consumers[c].last_auto = self.now;
+            self.send_commit(c, "auto-commit at the start of poll()");
+        }
+        let assigned = self.consumers[c].assigned.clone();
+        let mut sent = BTreeSet::new();
+        for p in assigned {
+            let Some(leader) = self.ctrl.parts[p].leader else { continue };
+            let offset = self.consumers[c].position[&p];
+            let max = self.consumers[c].cfg.max_poll_records;
+            self.send(Node::Consumer(c, inst), Node::Broker(leader), Body::CFetch { part: p, offset, max });
+            sent.insert(p);
+        }
+        if sent.is_empty() {
+            self.push(self.now + EMPTY_POLL_BACKOFF, Ev::ConsumerPoll { c, inst });
+            return;
+        }
+        let cs = &mut self.consumers[c];
+        cs.outstanding = sent;
+        cs.polled.clear();
+        cs.phase = CPhase::Fetching;
+    }
+
+    /// A broker answers a consumer fetch from its log up to the high watermark (R-E5).
+    pub(crate) fn on_consumer_fetch(&mut self, b: usize, m: &Msg, part: usize, offset: u64, max: u32) {
+        let res = if !self.brokers[b].leading.contains_key(&part) {
+            Err(CFetchErr::NotLeader)
+        } else {
+            let log = &self.brokers[b].logs[&part];
+            if offset > log.leo() {
+                Err(CFetchErr::OutOfRange { earliest: 0, hw: log.hw })
+            } else {
+                let end = log.hw.min(offset + max as u64).max(offset);
+                let recs: Vec<(u64, RecId)> = (offset..end).filter_map(|o| log.entries[o as usize].rec.map(|r| (o, r))).collect();
+                Ok((recs, end))
+            }
+        };
+        self.reply(m, Body::CFetchResp { part, res });
+    }
+
+    pub(crate) fn on_consumer_fetch_resp(&mut self, c: usize, part: usize, res: Result<(Vec<(u64, RecId)>, u64), CFetchErr>) {
+        let cs = &mut self.consumers[c];
+        if cs.phase != CPhase::Fetching || !cs.outstanding.remove(&part) {
+            return;
+        }
+        match res {
+            Ok((recs, next)) => {
+                let room = (cs.cfg.max_poll_records as usize).saturating_sub(cs.polled.len());
+                let take: Vec<(u64, RecId)> = recs.into_iter().take(room).collect();
+                let new_pos = take.last().map(|&(o, _)| o + 1).unwrap_or(next).max(cs.position[&part]);
+                let new_pos = if take.len() < room { next.max(cs.position[&part]) } else { new_pos };
+                cs.position.insert(part, new_pos);
+                for (o, r) in take {
+                    cs.polled.push((part, o, r));
+                }
+            }
+            Err(CFetchErr::OutOfRange { earliest, hw }) => {
+                let reset = if cs.cfg.auto_offset_reset == "earliest" { earliest } else { hw };
+                let old = cs.position[&part];
+                cs.position.insert(part, reset);
+                let name = cs.cfg.name.clone();
+                tr!(
+                    self,
+                    "consumer {name}: offset {old} is out of range on {} (the log was truncated); auto.offset.reset moves it to {reset}",
+                    self.parts[part].name
+                );
+            }
+            Err(CFetchErr::NotLeader) => {}
+        }
+        if !self.consumers[c].outstanding.is_empty() {
+            return;
+        }
+        let inst = self.consumers[c].inst;
+        let polled = std::mem::take(&mut self.consumers[c].polled);
+        if polled.is_empty() {
+            self.consumers[c].phase = CPhase::Idle;
+            self.push(self.now + EMPTY_POLL_BACKOFF, Ev::ConsumerPoll { c, inst });
+            return;
+        }
+        let name = self.consumers[c].cfg.name.clone();
+        let ids: Vec<RecId> = polled.iter().map(|x| x.2).collect();
+        tr!(self, "consumer {name}: poll() returns {}", rec_list(&self.recs, &ids));
+        for &(p, o, r) in &polled {
+            self.why(r, format!("consumer {name} received it in poll() (offset {o})"));
+            self.hooks.push(HookEv {
+                hook: Hook::Poll,
+                rec: r,
+                part: p,
+                producer: None,
+                broker: None,
+                follower: None,
+                msg: None,
+                msg_is_request: false,
+                consumer: Some(c),
+            });
+        }
+        self.consumers[c].queue = polled.into_iter().collect();
+        if self.consumers[c].cfg.commit == "before-processing" {
+            self.consumers[c].phase = CPhase::CommitThenProcess;
+            self.send_commit(c, "commitSync() before processing");
+        } else {
+            self.start_processing(c);
+        }
+    }
+
+    fn start_processing(&mut self, c: usize) {
+        let cs = &mut self.consumers[c];
+        cs.phase = CPhase::Processing;
+        let (inst, ms) = (cs.inst, cs.cfg.processing_ms * MS);
+        self.push(self.now + ms, Ev::ConsumerProcess { c, inst });
+    }
+
+    pub(crate) fn consumer_process(&mut self, c: usize, inst: u32) {
+        let cs = &mut self.consumers[c];
+        if !cs.alive || cs.inst != inst || cs.phase != CPhase::Processing {
+            return;
+        }
+        let Some((p, o, r)) = cs.queue.pop_front() else { return };
+        let g = cs.group;
+        let name = cs.cfg.name.clone();
+        let in_sink = cs.cfg.commit == "in-sink";
+        let group = &mut self.groups[g];
+        let n = {
+            let e = group.processed.entry(r).or_default();
+            *e += 1;
+            *e
+        };
+        let sink_note = match group.sink.as_str() {
+            "insert" if in_sink => {
+                self.consumers[c].uncommitted_rows.push(r);
+                " and wrote a row (in the poll's database transaction)".to_string()
+            }
+            "insert" => {
+                *group.rows.entry(r).or_default() += 1;
+                format!(" and inserted a row (now {} for it)", group.rows[&r])
+            }
+            "upsert" => {
+                if in_sink {
+                    self.consumers[c].uncommitted_rows.push(r);
+                } else {
+                    let key =
+                        self.sc.sends.iter().flat_map(|s| s.records.iter()).nth(r as usize).map(|x| x.key.clone()).unwrap_or_default();
+                    group.upserts.insert(key, r);
+                }
+                " and upserted its row by key".to_string()
+            }
+            _ => String::new(),
+        };
+        tr!(self, "consumer {name} processed {} (offset {o}){sink_note}", self.recs[r as usize].id);
+        self.why(r, format!("consumer {name} processed it{}{sink_note}", if n > 1 { format!(" AGAIN (time {n})") } else { String::new() }));
+        self.hooks.push(HookEv {
+            hook: Hook::Process,
+            rec: r,
+            part: p,
+            producer: None,
+            broker: None,
+            follower: None,
+            msg: None,
+            msg_is_request: false,
+            consumer: Some(c),
+        });
+        let cs = &self.consumers[c];
+        if !cs.queue.is_empty() {
+            let ms = cs.cfg.processing_ms * MS;
+            self.push(self.now + ms, Ev::ConsumerProcess { c, inst });
+            return;
+        }
+        match cs.cfg.commit.as_str() {
+            "after-processing" => {
+                self.consumers[c].phase = CPhase::CommitThenPoll;
+                self.send_commit(c, "commitSync() after processing");
+            }
+            "in-sink" => {
+                // One database transaction: the rows and the offsets together.
+                let rows = std::mem::take(&mut self.consumers[c].uncommitted_rows);
+                let positions = self.consumers[c].position.clone();
+                for r in rows {
+                    self.write_row(g, r);
+                }
+                self.groups[g].sink_offsets.extend(positions.iter().map(|(&p, &o)| (p, o)));
+                tr!(self, "consumer {name}: database transaction commits the rows with the offsets {}", fmt_positions(self, &positions));
+                self.consumers[c].phase = CPhase::Idle;
+                self.push(self.now, Ev::ConsumerPoll { c, inst });
+            }
+            _ => {
+                self.consumers[c].phase = CPhase::Idle;
+                self.push(self.now, Ev::ConsumerPoll { c, inst });
+            }
+        }
+    }
+
+    fn write_row(&mut self, g: usize, r: RecId) {
+        if self.groups[g].sink == "upsert" {
+            let key = self.sc.sends.iter().flat_map(|s| s.records.iter()).nth(r as usize).map(|x| x.key.clone()).unwrap_or_default();
+            self.groups[g].upserts.insert(key, r);
+        } else {
+            *self.groups[g].rows.entry(r).or_default() += 1;
+        }
+    }
+
+    /// commitSync() / auto-commit of the current positions to the group coordinator.
+    fn send_commit(&mut self, c: usize, why: &str) {
+        let cs = &mut self.consumers[c];
+        let offsets: Vec<(usize, u64)> = cs.position.iter().map(|(&p, &o)| (p, o)).collect();
+        let req = self.next_id + 1;
+        self.next_id += 1;
+        let cs = &mut self.consumers[c];
+        cs.commit_pending = Some(req);
+        let (inst, g, name) = (cs.inst, cs.group, cs.cfg.name.clone());
+        let generation = self.groups[g].generation;
+        // Auto-commit resends unchanged offsets every interval, as Kafka does; only a commit
+        // that moves an offset is worth a trace line.
+        let moves = offsets.iter().any(|(p, o)| self.groups[g].committed.get(p) != Some(o));
+        if moves {
+            tr!(
+                self,
+                "consumer {name}: {why}: offsets {}",
+                offsets.iter().map(|(p, o)| format!("{}={o}", self.parts[*p].name)).collect::<Vec<_>>().join(", ")
+            );
+        }
+
+        self.send(Node::Consumer(c, inst), Node::Group, Body::OffsetCommit { req, group: g, generation, offsets });
+    }
+
+    /// The group coordinator stores committed offsets: the next offset to read (R-L1).
+    pub(crate) fn on_offset_commit(&mut self, m: &Msg, req: u64, g: usize, _generation: u32, offsets: Vec<(usize, u64)>) {
+        let Node::Consumer(c, _) = m.from else { return };
+        for (p, o) in offsets {
+            let old = self.groups[g].committed.get(&p).copied().unwrap_or(0);
+            self.groups[g].committed.insert(p, o);
+            if o > old {
+                if let Some(l) = self.ctrl.parts[p].leader {
+                    let log = &self.brokers[l].logs[&p];
+                    let recs: Vec<(u64, RecId)> =
+                        (old..o.min(log.leo())).filter_map(|x| log.entries[x as usize].rec.map(|r| (x, r))).collect();
+                    for (x, r) in recs {
+                        self.why(
+                            r,
+                            format!("group {} committed offset {o}: the group will not read offset {x} again", self.groups[g].name),
+                        );
+                        self.hooks.push(HookEv {
+                            hook: Hook::OffsetCommit,
+                            rec: r,
+                            part: p,
+                            producer: None,
+                            broker: None,
+                            follower: None,
+                            msg: None,
+                            msg_is_request: false,
+                            consumer: Some(c),
+                        });
+                    }
+                }
+            }
+        }
+        self.reply(m, Body::OffsetCommitResp { req });
+    }
+
+    pub(crate) fn on_offset_commit_resp(&mut self, c: usize, req: u64) {
+        let cs = &mut self.consumers[c];
+        if cs.commit_pending != Some(req) {
+            return;
+        }
+        cs.commit_pending = None;
+        let inst = cs.inst;
+        match cs.phase {
+            CPhase::CommitThenProcess => self.start_processing(c),
+            CPhase::CommitThenPoll => {
+                self.consumers[c].phase = CPhase::Idle;
+                self.push(self.now, Ev::ConsumerPoll { c, inst });
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn consumer_crash(&mut self, c: usize) {
+        let cs = &mut self.consumers[c];
+        if !cs.alive {
+            return;
+        }
+        cs.alive = false;
+        cs.crashed = true;
+        cs.inst += 1;
+        cs.phase = CPhase::Idle;
+        cs.queue.clear();
+        cs.polled.clear();
+        cs.outstanding.clear();
+        cs.commit_pending = None;
+        let lost_rows = std::mem::take(&mut cs.uncommitted_rows);
+        let name = cs.cfg.name.clone();
+        let session = cs.cfg.session_timeout_ms * MS;
+        let inst = cs.inst;
+        tr!(
+            self,
+            "consumer {name} crashes{}",
+            if lost_rows.is_empty() {
+                String::new()
+            } else {
+                format!("; its open database transaction rolls back {} row(s)", lost_rows.len())
+            }
+        );
+        // The coordinator notices only when the session times out.
+        self.push(self.now + session, Ev::ConsumerSessionExpire { c, inst });
+    }
+
+    pub(crate) fn consumer_session_expire(&mut self, c: usize, inst: u32) {
+        if self.consumers[c].inst != inst || self.consumers[c].alive {
+            return;
+        }
+        let g = self.consumers[c].group;
+        if let Some(i) = self.groups[g].members.iter().position(|&m| m == c) {
+            self.groups[g].members.remove(i);
+            let name = self.consumers[c].cfg.name.clone();
+            self.rebalance(g, &format!("{name} missed session.timeout.ms"));
+        }
+    }
+
+    pub(crate) fn consumer_restart(&mut self, c: usize) {
+        if self.consumers[c].alive || self.consumers[c].closed {
+            return;
+        }
+        // A new instance: it starts from the committed offsets, not its old positions.
+        self.consumers[c].assigned.clear();
+        self.consumers[c].position.clear();
+        self.consumers[c].inst += 1;
+        self.consumer_start(c);
+    }
+
+    pub(crate) fn consumer_close(&mut self, c: usize) {
+        if !self.consumers[c].alive {
+            return;
+        }
+        if self.consumers[c].cfg.commit == "auto" {
+            // close() commits the positions synchronously (R-L2); modelled as done at once.
+            let g = self.consumers[c].group;
+            let pos = self.consumers[c].position.clone();
+            self.groups[g].committed.extend(pos);
+        }
+        let cs = &mut self.consumers[c];
+        cs.alive = false;
+        cs.closed = true;
+        cs.inst += 1;
+        let (g, name) = (cs.group, cs.cfg.name.clone());
+        self.groups[g].members.retain(|&m| m != c);
+        tr!(self, "consumer {name} closes and leaves the group");
+        self.rebalance(g, &format!("{name} left"));
+    }
+
+    /// Idle and caught up: every alive consumer has read to the high watermark of its
+    /// partitions and has nothing left to process or commit.
+    pub(crate) fn consumers_settled(&self) -> bool {
+        for cs in &self.consumers {
+            if !cs.started && !cs.closed {
+                return false;
+            }
+            if !cs.alive {
+                continue;
+            }
+            if cs.phase != CPhase::Idle || cs.commit_pending.is_some() || !cs.queue.is_empty() {
+                return false;
+            }
+            let g = &self.groups[cs.group];
+            for &p in &cs.assigned {
+                let Some(l) = self.ctrl.parts[p].leader else { continue };
+                let hw = self.brokers[l].logs[&p].hw;
+                let pos = cs.position.get(&p).copied().unwrap_or(0);
+                if pos < hw {
+                    return false;
+                }
+                if cs.cfg.commit == "auto" && g.committed.get(&p).copied().unwrap_or(0) < pos {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum CFetchErr {
+    NotLeader,
+    OutOfRange { earliest: u64, hw: u64 },
+}
+
+fn fmt_positions(s: &Sim, pos: &BTreeMap<usize, u64>) -> String {
+    pos.iter().map(|(p, o)| format!("{}={o}", s.parts[*p].name)).collect::<Vec<_>>().join(", ")
+}
+
+impl Sim {
+    pub fn consumer_subscribes(&self, c: usize, topic: usize) -> bool {
+        self.consumer_topics.get(c).map(|t| t.contains(&topic)).unwrap_or(false)
+    }
+
+    /// How often this consumer's group processed the record (members are not told apart
+    /// in the count; the group's total is what fates use).
+    pub fn processed_by(&self, cs: &Consumer, r: RecId) -> u32 {
+        self.groups[cs.group].processed.get(&r).copied().unwrap_or(0)
+    }
+}
