@@ -86,6 +86,7 @@ pub enum Msg {
     Broker(&'static str, usize),
     Producer(&'static str),
     Consumer(&'static str, String),
+    DropMessage(&'static str, String),
     SendRecord,
     CopyLink,
     ExportToml,
@@ -434,6 +435,14 @@ impl Component for App {
                     Some(format!("Added a fault at t={} ms: {action}. The run was replayed; what follows is a new future.", self.now_ms()));
                 self.edit(r)
             }
+            Msg::DropMessage(hook, record) => {
+                let action = if hook == "request" { "drop-request" } else { "drop-response" };
+                let r = settings::add_hook_fault(&self.text, hook, &record, action);
+                self.notice = Some(format!(
+                    "Added a fault: on the {hook} of {record}, {action}. The run was replayed; what follows is a new future."
+                ));
+                self.edit(r)
+            }
             Msg::Consumer(action, name) => {
                 let r = settings::add_fault(&self.text, self.now_ms(), action, Some(&name), &[]);
                 self.notice = Some(format!(
@@ -751,6 +760,7 @@ impl App {
                     }
                 }) }
                 { for (0..sim.consumers.len()).map(|c| self.view_consumer(ctx, sim, c)) }
+                { self.view_wire(ctx, sim) }
                 { for report.partitions.iter().map(|p| self.view_partition(p, sim, &fates)) }
             </section>
         }
@@ -778,6 +788,31 @@ impl App {
                 } else if !p.closed {
                     <button onclick={link.callback(|_| Msg::Producer("crash-producer"))}>{ "crash producer" }</button>
                 }
+            </div>
+        }
+    }
+
+    fn view_wire(&self, ctx: &Context<Self>, sim: &Sim) -> Html {
+        let wire = sim.wire();
+        let link = ctx.link();
+        html! {
+            <div class="wire" role="group" aria-label="On the wire">
+                <strong>{ format!("On the wire ({})", wire.len()) }</strong>
+                if wire.is_empty() { <span>{ " nothing in flight" }</span> }
+                <ul>
+                    { for wire.into_iter().take(12).map(|w| {
+                        let drop = w.droppable.clone();
+                        html! {
+                            <li>
+                                { format!("{} → {}: {} (arrives t={} ms) ", w.from, w.to, w.what, klab::sim::fmt_time(w.arrives_us)) }
+                                if let Some((hook, rec)) = drop {
+                                    <button aria-label={format!("Drop the {} of {rec}", if hook == "request" { "produce request" } else { "produce response" })}
+                                        onclick={link.callback(move |_| Msg::DropMessage(hook, rec.clone()))}>{ "drop" }</button>
+                                }
+                            </li>
+                        }
+                    }) }
+                </ul>
             </div>
         }
     }

@@ -48,7 +48,7 @@ fn table_mut<'a>(doc: &'a mut DocumentMut, w: Where) -> Option<&'a mut Table> {
 /// Sets (or with `None` removes) one key. Strings that look like numbers or booleans are
 /// written as such, as Kafka's own property parser would read them.
 pub fn set(text: &str, w: Where, key: &str, v: Option<&str>) -> Result<String, String> {
-    let mut doc: DocumentMut = text
+    let doc: DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| format!("the scenario is not valid TOML, so the setting cannot be changed: {}", e.message()))?;
     let t = table_mut(&mut doc, w).ok_or_else(|| format!("the scenario's [{w:?}] entry is not a table"))?;
@@ -96,10 +96,23 @@ pub fn get(text: &str, w: Where, key: &str) -> Option<String> {
     })
 }
 
+/// Appends `t` to the `[[key]]` tables (creating them) and returns the new text.
+fn push_table(mut doc: DocumentMut, key: &str, t: Table) -> Result<String, String> {
+    match doc.get_mut(key) {
+        Some(Item::ArrayOfTables(a)) => a.push(t),
+        Some(_) => return Err(format!("the scenario's `{key}` entry is not a list of [[{key}]] tables")),
+        None => {
+            let mut a = ArrayOfTables::new();
+            a.push(t);
+            doc.insert(key, Item::ArrayOfTables(a));
+        }
+    }
+    Ok(doc.to_string())
+}
+
 /// Appends a fault that fires at `at_ms`: how a click in the UI becomes part of the scenario.
 pub fn add_fault(text: &str, at_ms: u64, action: &str, target: Option<&str>, extra: &[(&str, i64)]) -> Result<String, String> {
-    let mut doc: DocumentMut =
-        text.parse().map_err(|e: toml_edit::TomlError| format!("the scenario is not valid TOML: {}", e.message()))?;
+    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| format!("the scenario is not valid TOML: {}", e.message()))?;
     let mut t = Table::new();
     t.insert("at_ms", value(at_ms as i64));
     t.insert("do", value(action));
@@ -109,22 +122,12 @@ pub fn add_fault(text: &str, at_ms: u64, action: &str, target: Option<&str>, ext
     for (k, v) in extra {
         t.insert(k, value(*v));
     }
-    match doc.get_mut("fault") {
-        Some(Item::ArrayOfTables(a)) => a.push(t),
-        Some(_) => return Err("the scenario's `fault` entry is not a list of [[fault]] tables".into()),
-        None => {
-            let mut a = ArrayOfTables::new();
-            a.push(t);
-            doc.insert("fault", Item::ArrayOfTables(a));
-        }
-    }
-    Ok(doc.to_string())
+    push_table(doc, "fault", t)
 }
 
 /// Appends a [[send]] table of new records at `at_ms`.
 pub fn add_send(text: &str, at_ms: u64, ids: &[String]) -> Result<String, String> {
-    let mut doc: DocumentMut =
-        text.parse().map_err(|e: toml_edit::TomlError| format!("the scenario is not valid TOML: {}", e.message()))?;
+    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| format!("the scenario is not valid TOML: {}", e.message()))?;
     let mut t = Table::new();
     t.insert("at_ms", value(at_ms as i64));
     let mut arr = Array::new();
@@ -132,16 +135,7 @@ pub fn add_send(text: &str, at_ms: u64, ids: &[String]) -> Result<String, String
         arr.push(id.as_str());
     }
     t.insert("records", value(arr));
-    match doc.get_mut("send") {
-        Some(Item::ArrayOfTables(a)) => a.push(t),
-        Some(_) => return Err("the scenario's `send` entry is not a list of [[send]] tables".into()),
-        None => {
-            let mut a = ArrayOfTables::new();
-            a.push(t);
-            doc.insert("send", Item::ArrayOfTables(a));
-        }
-    }
-    Ok(doc.to_string())
+    push_table(doc, "send", t)
 }
 
 #[cfg(test)]
@@ -159,4 +153,14 @@ mod tests {
         let out = add_fault(&out, 120, "kill-broker", Some("b1"), &[]).unwrap();
         assert!(klab::Scenario::parse(&out).is_ok(), "{out}");
     }
+}
+
+/// Appends a wire fault on a hook: dropping the message a record's hook event sends.
+pub fn add_hook_fault(text: &str, hook: &str, record: &str, action: &str) -> Result<String, String> {
+    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| format!("the scenario is not valid TOML: {}", e.message()))?;
+    let mut t = Table::new();
+    t.insert("on", value(hook));
+    t.insert("record", value(record));
+    t.insert("do", value(action));
+    push_table(doc, "fault", t)
 }

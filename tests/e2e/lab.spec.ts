@@ -138,3 +138,21 @@ test('consumers: committing after processing duplicates, an upsert sink absorbs 
   await lesson(page, 'Consumer: commit before processing loses');
   await expect(finalFate(page, 'r2')).toHaveText('✖ lost');
 });
+
+test('dropping a produce response on the wire by clicking it duplicates the record without idempotence', async ({ page }) => {
+  await open(page);
+  const scenario = [
+    'format = 1', 'title = "my sandbox"', 'seed = 5', '[producer]', 'acks = "all"',
+    '"enable.idempotence" = false', '"request.timeout.ms" = 3000', '[[send]]', 'records = ["r1"]',
+  ].join('\n');
+  await page.getByLabel('Scenario (TOML)').fill(scenario);
+  await page.getByRole('button', { name: 'Run scenario' }).click();
+  await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
+  const drop = page.getByRole('button', { name: 'Drop the produce response of r1' });
+  for (let i = 0; i < 40 && !(await drop.isVisible()); i++) {
+    await page.getByRole('button', { name: 'Step forward' }).click();
+  }
+  await drop.click();
+  await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/on = "ack"\s*\nrecord = "r1"\s*\ndo = "drop-response"/);
+  await expect(finalFate(page, 'r1')).toHaveText('⧉ duplicated');
+});

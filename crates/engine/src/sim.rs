@@ -3423,3 +3423,95 @@ impl Sim {
 // After the `tr!` macro, which the consumer code uses.
 mod consumer;
 pub use consumer::{CFetchErr, Consumer, Group};
+
+/// A message on the wire, for a UI to draw (and to offer dropping when that is exact).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireView {
+    pub from: String,
+    pub to: String,
+    pub what: String,
+    pub arrives_us: Time,
+    /// The first record a wire fault can name, with the hook that reaches exactly this message:
+    /// ("request", record) for a first produce request, ("ack", record) for the first answer.
+    pub droppable: Option<(&'static str, String)>,
+}
+
+impl Sim {
+    fn node_label(&self, n: Node) -> String {
+        match n {
+            Node::Broker(b) => Sim::bname(b),
+            Node::Controller => "controller".into(),
+            Node::Group => "group coordinator".into(),
+            Node::Producer(p, _) => self.producers[p].cfg.name.clone(),
+            Node::Consumer(c, _) => self.consumers[c].cfg.name.clone(),
+        }
+    }
+
+    /// Messages in flight that carry records or change the cluster (heartbeats and empty
+    /// fetches are left out), in arrival order.
+    pub fn wire(&self) -> Vec<WireView> {
+        let mut out = Vec::new();
+        for (&(at, _), ev) in &self.queue {
+            let Ev::Deliver(m) = ev else { continue };
+            let ids = |recs: &[RecId]| recs.iter().map(|&r| self.recs[r as usize].id.clone()).collect::<Vec<_>>().join(" ");
+            let (what, droppable) = match &m.body {
+                Body::Produce { batch, .. } => {
+                    let recs: Vec<RecId> = batch.iter().filter_map(|e| e.rec).collect();
+                    let attempt = batch.first().map(|e| e.batch_id % 1000).unwrap_or(0);
+                    let first = recs.first().map(|&r| self.recs[r as usize].id.clone());
+                    let drop = if attempt == 0 && !m.drop_reply { first.map(|f| ("request", f)) } else { None };
+                    (
+                        format!(
+                            "produce request {}{}",
+                            ids(&recs),
+                            if attempt > 0 { format!(" (retry {attempt})") } else { String::new() }
+                        ),
+                        drop,
+                    )
+                }
+                Body::ProduceResp { req, res, .. } => {
+                    let (recs, attempt) = match m.to {
+                        Node::Producer(p, _) => self.producers[p]
+                            .reqs
+                            .get(req)
+                            .and_then(|r| r.batch)
+                            .and_then(|b| self.producers[p].batches.get(&b))
+                            .map(|b| (b.recs.clone(), b.attempts))
+                            .unwrap_or_default(),
+                        _ => (Vec::new(), 0),
+                    };
+                    let first = recs.first().map(|&r| self.recs[r as usize].id.clone());
+                    let drop = if attempt == 0 && res.is_ok() { first.map(|f| ("ack", f)) } else { None };
+                    let verdict = match res {
+                        Ok(o) => format!("written at {o}"),
+                        Err(e) => e.code().to_string(),
+                    };
+                    (format!("produce response {} ({verdict})", ids(&recs)), drop)
+                }
+                Body::FetchResp { res: Ok(d), .. } if !d.entries.is_empty() => {
+                    let recs: Vec<RecId> = d.entries.iter().filter_map(|e| e.rec).collect();
+                    (format!("replica fetch response {}", ids(&recs)), None)
+                }
+                Body::FetchResp { res: Ok(d), .. } if d.diverging.is_some() => ("fetch response: diverging epoch, truncate".into(), None),
+                Body::CFetchResp { res: Ok((recs, _)), .. } if !recs.is_empty() => {
+                    let r: Vec<RecId> = recs.iter().map(|x| x.1).collect();
+                    (format!("consumer fetch response {}", ids(&r)), None)
+                }
+                Body::Meta { parts, .. } if !parts.is_empty() => ("metadata update".into(), None),
+                Body::AlterIsr { isr, .. } => (format!("AlterPartition: ISR [{}]", names(isr)), None),
+                Body::AlterIsrResp { .. } => ("AlterPartition response".into(), None),
+                Body::OffsetCommit { offsets, .. } => (
+                    format!(
+                        "offset commit {}",
+                        offsets.iter().map(|(p, o)| format!("{}={o}", self.parts[*p].name)).collect::<Vec<_>>().join(", ")
+                    ),
+                    None,
+                ),
+                Body::Disconnect { .. } => ("connection reset".into(), None),
+                _ => continue,
+            };
+            out.push(WireView { from: self.node_label(m.from), to: self.node_label(m.to), what, arrives_us: at, droppable });
+        }
+        out
+    }
+}
