@@ -48,7 +48,7 @@ fn table_mut<'a>(doc: &'a mut DocumentMut, w: Where) -> Option<&'a mut Table> {
 /// Sets (or with `None` removes) one key. Strings that look like numbers or booleans are
 /// written as such, as Kafka's own property parser would read them.
 pub fn set(text: &str, w: Where, key: &str, v: Option<&str>) -> Result<String, String> {
-    let doc: DocumentMut = text
+    let mut doc: DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| format!("the scenario is not valid TOML, so the setting cannot be changed: {}", e.message()))?;
     let t = table_mut(&mut doc, w).ok_or_else(|| format!("the scenario's [{w:?}] entry is not a table"))?;
@@ -96,6 +96,10 @@ pub fn get(text: &str, w: Where, key: &str) -> Option<String> {
     })
 }
 
+fn parse_doc(text: &str) -> Result<DocumentMut, String> {
+    text.parse().map_err(|e: toml_edit::TomlError| format!("the scenario is not valid TOML: {}", e.message()))
+}
+
 /// Appends `t` to the `[[key]]` tables (creating them) and returns the new text.
 fn push_table(mut doc: DocumentMut, key: &str, t: Table) -> Result<String, String> {
     match doc.get_mut(key) {
@@ -112,7 +116,7 @@ fn push_table(mut doc: DocumentMut, key: &str, t: Table) -> Result<String, Strin
 
 /// Appends a fault that fires at `at_ms`: how a click in the UI becomes part of the scenario.
 pub fn add_fault(text: &str, at_ms: u64, action: &str, target: Option<&str>, extra: &[(&str, i64)]) -> Result<String, String> {
-    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| format!("the scenario is not valid TOML: {}", e.message()))?;
+    let doc = parse_doc(text)?;
     let mut t = Table::new();
     t.insert("at_ms", value(at_ms as i64));
     t.insert("do", value(action));
@@ -127,7 +131,7 @@ pub fn add_fault(text: &str, at_ms: u64, action: &str, target: Option<&str>, ext
 
 /// Appends a [[send]] table of new records at `at_ms`.
 pub fn add_send(text: &str, at_ms: u64, ids: &[String]) -> Result<String, String> {
-    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| format!("the scenario is not valid TOML: {}", e.message()))?;
+    let doc = parse_doc(text)?;
     let mut t = Table::new();
     t.insert("at_ms", value(at_ms as i64));
     let mut arr = Array::new();
@@ -157,7 +161,7 @@ mod tests {
 
 /// Appends a wire fault on a hook: dropping the message a record's hook event sends.
 pub fn add_hook_fault(text: &str, hook: &str, record: &str, action: &str) -> Result<String, String> {
-    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| format!("the scenario is not valid TOML: {}", e.message()))?;
+    let doc = parse_doc(text)?;
     let mut t = Table::new();
     t.insert("on", value(hook));
     t.insert("record", value(record));
