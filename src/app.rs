@@ -1045,7 +1045,7 @@ impl App {
                 <section class="panel" aria-labelledby="h-why">
                     <h2 id="h-why">{ format!("Why {} is {} (so far)", r.id, r.fate) }</h2>
                     <ol class="why" aria-label="Why chain">
-                        { for r.why.iter().map(|w| {
+                        { for self.why_so_far(&r.id, r.why.last()).iter().map(|w| {
                             let t = line_time_us(w);
                             match (t, w.split_once("ms ")) {
                                 (Some(t), Some((when, what))) => { let when = when.trim_start_matches("t=").to_string(); html!{
@@ -1061,6 +1061,20 @@ impl App {
             }
             </>
         }
+    }
+
+    /// The final why-chain of a record, cut at the moment shown, and the fate sentence of
+    /// that moment.
+    fn why_so_far(&self, id: &str, fate_now: Option<&String>) -> Vec<String> {
+        let (Some(run), Some(sim)) = (&self.run, &self.sim) else { return Vec::new() };
+        let Some(fin) = run.final_report.records.iter().find(|r| r.id == id) else { return Vec::new() };
+        let now = sim.now;
+        let mut out: Vec<String> =
+            fin.why.iter().filter(|w| w.starts_with('…') || line_time_us(w).map(|t| t <= now).unwrap_or(false)).cloned().collect();
+        if let Some(f) = fate_now {
+            out.push(f.clone());
+        }
+        out
     }
 
     fn view_time(&self, ctx: &Context<Self>) -> Html {

@@ -28,11 +28,16 @@ pub struct Run {
     checkpoints: Vec<Sim>,
 }
 
-/// A snapshot without the (large) trace, which the run already holds.
+/// A snapshot without the (large) trace and why-chains, which the finished run already holds:
+/// the UI shows a record's why-chain from the final report, cut at the moment shown.
 fn snapshot(sim: &mut Sim) -> Sim {
     let t = sim.trace.take();
     let at = std::mem::take(&mut sim.trace_at);
+    let whys: Vec<Vec<String>> = sim.recs.iter_mut().map(|r| std::mem::take(&mut r.why)).collect();
     let c = sim.clone();
+    for (r, w) in sim.recs.iter_mut().zip(whys) {
+        r.why = w;
+    }
     sim.trace = t;
     sim.trace_at = at;
     c
