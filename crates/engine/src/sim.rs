@@ -443,6 +443,12 @@ struct HookEv {
     consumer: Option<usize>,
 }
 
+impl HookEv {
+    fn new(hook: Hook, rec: RecId, part: usize) -> HookEv {
+        HookEv { hook, rec, part, producer: None, broker: None, follower: None, msg: None, msg_is_request: false, consumer: None }
+    }
+}
+
 /// A run that cannot continue: an engine invariant broke, or the scenario asks for something
 /// the engine does not model yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1271,17 +1277,7 @@ impl Sim {
             );
             for (i, &r) in recs.iter().enumerate() {
                 self.why(r, format!("{bn} (leader, epoch {epoch}) appended it at offset {}", base + i as u64));
-                self.hooks.push(HookEv {
-                    hook: Hook::LeaderAppend,
-                    rec: r,
-                    part: p,
-                    producer: None,
-                    broker: Some(b),
-                    follower: None,
-                    msg: None,
-                    msg_is_request: false,
-                    consumer: None,
-                });
+                self.hooks.push(HookEv { broker: Some(b), ..HookEv::new(Hook::LeaderAppend, r, p) });
             }
             (base, last)
         };
@@ -1330,17 +1326,7 @@ impl Sim {
         tr!(self, "{bn} acks {} (offset {base})", rec_list(&self.recs, recs));
         for &r in recs {
             self.why(r, format!("{bn} sent the produce response: written at offset {base}"));
-            self.hooks.push(HookEv {
-                hook: Hook::Ack,
-                rec: r,
-                part: p,
-                producer: None,
-                broker: Some(b),
-                follower: None,
-                msg: key,
-                msg_is_request: false,
-                consumer: None,
-            });
+            self.hooks.push(HookEv { broker: Some(b), msg: key, ..HookEv::new(Hook::Ack, r, p) });
         }
     }
 
@@ -1641,17 +1627,7 @@ impl Sim {
             );
             for (i, &r) in recs.iter().enumerate() {
                 self.why(r, format!("{bn} (follower) replicated it at offset {}", base + i as u64));
-                self.hooks.push(HookEv {
-                    hook: Hook::Replicate,
-                    rec: r,
-                    part: p,
-                    producer: None,
-                    broker: Some(b),
-                    follower: Some(b),
-                    msg: None,
-                    msg_is_request: false,
-                    consumer: None,
-                });
+                self.hooks.push(HookEv { broker: Some(b), follower: Some(b), ..HookEv::new(Hook::Replicate, r, p) });
             }
         }
         let log = self.brokers[b].logs.get_mut(&p).expect("log");
@@ -2118,17 +2094,7 @@ impl Sim {
                 for (i, &r) in batch.recs.iter().enumerate() {
                     self.recs[r as usize].status = RecStatus::Acked((base + i as u64) as i64);
                     self.why(r, format!("{name} got the ack: the application sees a successful send (offset {})", base + i as u64));
-                    self.hooks.push(HookEv {
-                        hook: Hook::Response,
-                        rec: r,
-                        part,
-                        producer: Some(p),
-                        broker: None,
-                        follower: None,
-                        msg: None,
-                        msg_is_request: false,
-                        consumer: None,
-                    });
+                    self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Response, r, part) });
                 }
             }
             Err(e) => {
@@ -2234,17 +2200,7 @@ impl Sim {
             }
             self.recs[r as usize].status = RecStatus::Failed(exception);
             self.why(r, format!("{name} reported {exception} to the application ({reason})"));
-            self.hooks.push(HookEv {
-                hook: Hook::Response,
-                rec: r,
-                part,
-                producer: Some(p),
-                broker: None,
-                follower: None,
-                msg: None,
-                msg_is_request: false,
-                consumer: None,
-            });
+            self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Response, r, part) });
         }
     }
 
@@ -2300,17 +2256,7 @@ impl Sim {
         }
         tr!(self, "{name}: send({}) to {}", self.recs[rec as usize].id, self.parts[part].name);
         self.why(rec, format!("application called {name}.send() for {}", self.parts[part].name));
-        self.hooks.push(HookEv {
-            hook: Hook::Send,
-            rec,
-            part,
-            producer: Some(p),
-            broker: None,
-            follower: None,
-            msg: None,
-            msg_is_request: false,
-            consumer: None,
-        });
+        self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Send, rec, part) });
         self.producer_poll(p);
     }
 
@@ -2595,17 +2541,7 @@ impl Sim {
                     if attempt > 0 { format!(", retry {attempt}") } else { String::new() }
                 ),
             );
-            self.hooks.push(HookEv {
-                hook: Hook::Request,
-                rec: r,
-                part,
-                producer: Some(p),
-                broker: None,
-                follower: None,
-                msg: key,
-                msg_is_request: true,
-                consumer: None,
-            });
+            self.hooks.push(HookEv { producer: Some(p), msg: key, msg_is_request: true, ..HookEv::new(Hook::Request, r, part) });
         }
         if acks == 0 {
             // R-B2: acks=0 completes at once, successfully, with offset -1.
@@ -2618,17 +2554,7 @@ impl Sim {
             for &r in &recs {
                 self.recs[r as usize].status = RecStatus::Acked(-1);
                 self.why(r, format!("{name} completed the send at once (acks=0: no response is expected)"));
-                self.hooks.push(HookEv {
-                    hook: Hook::Response,
-                    rec: r,
-                    part,
-                    producer: Some(p),
-                    broker: None,
-                    follower: None,
-                    msg: None,
-                    msg_is_request: false,
-                    consumer: None,
-                });
+                self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Response, r, part) });
             }
         } else {
             let pr = &mut self.producers[p];

@@ -281,17 +281,7 @@ impl Sim {
         tr!(self, "consumer {name}: poll() returns {}", rec_list(&self.recs, &ids));
         for &(p, o, r) in &polled {
             self.why(r, format!("consumer {name} received it in poll() (offset {o})"));
-            self.hooks.push(HookEv {
-                hook: Hook::Poll,
-                rec: r,
-                part: p,
-                producer: None,
-                broker: None,
-                follower: None,
-                msg: None,
-                msg_is_request: false,
-                consumer: Some(c),
-            });
+            self.hooks.push(HookEv { consumer: Some(c), ..HookEv::new(Hook::Poll, r, p) });
         }
         self.consumers[c].queue = polled.into_iter().collect();
         if self.consumers[c].cfg.commit == "before-processing" {
@@ -347,17 +337,7 @@ impl Sim {
         };
         tr!(self, "consumer {name} processed {} (offset {o}){sink_note}", self.recs[r as usize].id);
         self.why(r, format!("consumer {name} processed it{}{sink_note}", if n > 1 { format!(" AGAIN (time {n})") } else { String::new() }));
-        self.hooks.push(HookEv {
-            hook: Hook::Process,
-            rec: r,
-            part: p,
-            producer: None,
-            broker: None,
-            follower: None,
-            msg: None,
-            msg_is_request: false,
-            consumer: Some(c),
-        });
+        self.hooks.push(HookEv { consumer: Some(c), ..HookEv::new(Hook::Process, r, p) });
         let cs = &self.consumers[c];
         if !cs.queue.is_empty() {
             let ms = cs.cfg.processing_ms * MS;
@@ -437,17 +417,7 @@ impl Sim {
                             r,
                             format!("group {} committed offset {o}: the group will not read offset {x} again", self.groups[g].name),
                         );
-                        self.hooks.push(HookEv {
-                            hook: Hook::OffsetCommit,
-                            rec: r,
-                            part: p,
-                            producer: None,
-                            broker: None,
-                            follower: None,
-                            msg: None,
-                            msg_is_request: false,
-                            consumer: Some(c),
-                        });
+                        self.hooks.push(HookEv { consumer: Some(c), ..HookEv::new(Hook::OffsetCommit, r, p) });
                     }
                 }
             }
