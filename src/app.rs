@@ -68,6 +68,17 @@ pub const LESSONS: &[Lesson] = &[
     },
     Lesson { title: "Consumer: auto-commit is at-least-once", text: include_str!("../scenarios/consumer-auto-commit-at-least-once.toml") },
     Lesson { title: "Consumer: offsets stored in the sink", text: include_str!("../scenarios/consumer-offsets-in-sink.toml") },
+    Lesson { title: "Transaction: committed across two topics", text: include_str!("../scenarios/txn-commit-read-committed.toml") },
+    Lesson { title: "Transaction: aborted, read_uncommitted reads it", text: include_str!("../scenarios/txn-abort-read-uncommitted.toml") },
+    Lesson { title: "Transaction: aborted, read_committed skips it", text: include_str!("../scenarios/txn-abort-read-committed.toml") },
+    Lesson {
+        title: "Transaction: a crash holds the LSO until the timeout",
+        text: include_str!("../scenarios/txn-crash-leaves-lso-stuck.toml"),
+    },
+    Lesson {
+        title: "Transaction: committed, but the marker is stuck under min ISR",
+        text: include_str!("../scenarios/txn-marker-blocked-under-min-isr.toml"),
+    },
 ];
 
 pub enum Msg {

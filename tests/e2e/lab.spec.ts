@@ -156,3 +156,17 @@ test('dropping a produce response on the wire by clicking it duplicates the reco
   await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/on = "ack"\s*\nrecord = "r1"\s*\ndo = "drop-response"/);
   await expect(finalFate(page, 'r1')).toHaveText('⧉ duplicated');
 });
+
+test('an aborted transaction is aborted-read for read_uncommitted and aborted for read_committed', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Transaction: aborted, read_uncommitted reads it');
+  await expect(finalFate(page, 'r1')).toHaveText('⚠ aborted-read');
+  await expect(finalFate(page, 'r3')).toHaveText('✔ committed');
+  await page.getByLabel('Scenario (TOML)').fill((await page.getByLabel('Scenario (TOML)').inputValue()).replace('"read_uncommitted"', '"read_committed"'));
+  await page.getByRole('button', { name: 'Run scenario' }).click();
+  await expect(finalFate(page, 'r1')).toHaveText('⌀ aborted');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(page.getByRole('figure', { name: 'Partition orders/0' })).toContainText('leader b1');
+  await page.getByRole('button', { name: 'r1', exact: true }).click();
+  await expect(page.getByRole('list', { name: 'Why chain' })).toContainText('ABORT marker');
+});

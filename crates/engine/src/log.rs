@@ -78,6 +78,14 @@ pub struct Log {
     /// Leader-epoch cache: (epoch, start offset), both strictly increasing.
     pub epochs: Vec<(i32, u64)>,
     pub producers: BTreeMap<i64, ProducerEntry>,
+    /// Open transactions: producer id -> offset of its first transactional batch here
+    /// (`ProducerStateEntry.currentTxnFirstOffset`).
+    pub ongoing: BTreeMap<i64, u64>,
+    /// Completed transactions as (first offset, marker offset): they hold the LSO back until
+    /// the high watermark passes their marker (`ProducerStateManager.removeUnreplicatedTransactions`).
+    pub completed: Vec<(u64, u64)>,
+    /// The aborted-transaction index: (producer id, first offset, marker offset).
+    pub aborted: Vec<(i64, u64, u64)>,
 }
 
 impl Log {
@@ -143,25 +151,67 @@ impl Log {
         }
     }
 
-    /// Updates producer state for the batch that ends the log.
+    /// Updates producer and transaction state for the batch that ends the log.
     fn note_batch(&mut self) {
         let last = self.entries.len() - 1;
         let first = self.entries[last].batch_base as usize;
+        self.apply_batch(first, last);
+    }
+
+    /// Producer and transaction bookkeeping for the batch at `first..=last` (R-C1, R-C5, R-I2).
+    fn apply_batch(&mut self, first: usize, last: usize) {
         let e = &self.entries[first];
-        if e.pid < 0 || e.control.is_some() {
-            if e.control.is_some() && e.pid >= 0 {
-                let epoch = e.epoch;
-                let ent = self.producers.entry(e.pid).or_default();
+        if e.pid < 0 {
+            return;
+        }
+        let (pid, epoch, txn, control) = (e.pid, e.epoch, e.txn, e.control);
+        match control {
+            Some(c) => {
+                let ent = self.producers.entry(pid).or_default();
                 if epoch > ent.epoch {
                     ent.epoch = epoch;
                     ent.batches.clear();
                 }
+                if let Some(f) = self.ongoing.remove(&pid) {
+                    self.completed.push((f, first as u64));
+                    if c == Control::Abort {
+                        self.aborted.push((pid, f, first as u64));
+                    }
+                }
             }
-            return;
+            None => {
+                let meta = BatchMeta { first_seq: e.base_seq, last_seq: e.last_seq, first_offset: first as u64, last_offset: last as u64 };
+                self.producers.entry(pid).or_default().add(epoch, meta);
+                if txn {
+                    self.ongoing.entry(pid).or_insert(first as u64);
+                }
+            }
         }
-        let meta = BatchMeta { first_seq: e.base_seq, last_seq: e.last_seq, first_offset: first as u64, last_offset: last as u64 };
-        let (pid, epoch) = (e.pid, e.epoch);
-        self.producers.entry(pid).or_default().add(epoch, meta);
+    }
+
+    /// R-I1: the last stable offset is the first offset of the earliest open transaction, or
+    /// of the earliest completed one whose marker is not yet below the high watermark; capped
+    /// by the high watermark.
+    pub fn lso(&self) -> u64 {
+        let open = self.ongoing.values().copied().min();
+        let unreplicated = self.completed.iter().filter(|&&(_, m)| self.hw <= m).map(|&(f, _)| f).min();
+        [open, unreplicated].into_iter().flatten().fold(self.hw, u64::min)
+    }
+
+    /// Whether the data at `offset` belongs to an aborted transaction (what a read_committed
+    /// consumer drops, R-K2).
+    pub fn is_aborted(&self, offset: u64) -> bool {
+        let e = &self.entries[offset as usize];
+        e.txn && e.control.is_none() && self.aborted.iter().any(|&(pid, f, m)| pid == e.pid && f <= offset && offset < m)
+    }
+
+    /// The outcome of the transaction a data entry belongs to: the first marker of the same
+    /// producer id after it, below the high watermark (format: "Transaction status of a data
+    /// copy", in the final log, which ends at the high watermark).
+    pub fn txn_outcome(&self, offset: u64) -> Option<Control> {
+        let e = &self.entries[offset as usize];
+        let end = (self.hw as usize).max(offset as usize + 1);
+        self.entries[offset as usize + 1..end].iter().find(|x| x.pid == e.pid && x.control.is_some()).and_then(|x| x.control)
     }
 
     /// Truncates to `offset`, rounded down to the start of the batch holding it (a segment is
@@ -185,6 +235,9 @@ impl Log {
     /// Kafka reloads producer state from the log after truncation (snapshot + replay).
     pub fn rebuild_producer_state(&mut self) {
         self.producers.clear();
+        self.ongoing.clear();
+        self.completed.clear();
+        self.aborted.clear();
         let mut i = 0;
         let n = self.entries.len();
         while i < n {
@@ -195,21 +248,7 @@ impl Log {
             {
                 j += 1;
             }
-            let e = &self.entries[i];
-            if e.pid >= 0 {
-                let ent = self.producers.entry(e.pid).or_default();
-                if e.control.is_some() {
-                    if e.epoch > ent.epoch {
-                        ent.epoch = e.epoch;
-                        ent.batches.clear();
-                    }
-                } else {
-                    ent.add(
-                        e.epoch,
-                        BatchMeta { first_seq: e.base_seq, last_seq: e.last_seq, first_offset: i as u64, last_offset: j as u64 },
-                    );
-                }
-            }
+            self.apply_batch(i, j);
             i = j + 1;
         }
     }

@@ -96,6 +96,11 @@ impl Report {
         let mut offsets: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
         let mut first_offset: BTreeMap<u32, u64> = BTreeMap::new();
         let mut above_hw: BTreeMap<u32, bool> = BTreeMap::new();
+        let mut effective: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut aborted_copies: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut open_copies: BTreeMap<u32, u32> = BTreeMap::new();
+        // A record's `transaction`: its first committed copy's status, else its last copy's.
+        let mut txn_status: BTreeMap<u32, (&str, bool)> = BTreeMap::new();
         for p in 0..sim.parts.len() {
             let (_, log) = sim.final_log(p);
             for (off, e) in log.entries.iter().enumerate() {
@@ -103,7 +108,33 @@ impl Report {
                 if (off as u64) < log.hw {
                     *copies.entry(r).or_default() += 1;
                     offsets.entry(r).or_default().push(off as u64);
-                    first_offset.entry(r).or_insert(off as u64);
+                    // Transaction status of the copy: the first marker of its producer id after it.
+                    let status = if !e.txn {
+                        None
+                    } else {
+                        match log.txn_outcome(off as u64) {
+                            Some(crate::log::Control::Commit) => Some("committed"),
+                            Some(crate::log::Control::Abort) => Some("aborted"),
+                            None => Some("open"),
+                        }
+                    };
+                    match status {
+                        None | Some("committed") => {
+                            *effective.entry(r).or_default() += 1;
+                            first_offset.entry(r).or_insert(off as u64);
+                        }
+                        Some("aborted") => *aborted_copies.entry(r).or_default() += 1,
+                        _ => *open_copies.entry(r).or_default() += 1,
+                    }
+                    if let Some(st) = status {
+                        if st == "committed" {
+                            txn_status.entry(r).or_insert(("committed", true));
+                        }
+                        let e = txn_status.entry(r).or_insert((st, false));
+                        if !e.1 {
+                            *e = (st, false);
+                        }
+                    }
                 } else if sim.ctrl.parts[p].leader.is_some() {
                     above_hw.insert(r, true);
                 }
@@ -147,9 +178,17 @@ impl Report {
             let still_sending =
                 (r.status == RecStatus::InFlight && pr.alive) || (r.status == RecStatus::NotSent && (pr.crashed || !sim.finished));
             let failed = matches!(r.status, RecStatus::Failed(_)) || r.status == RecStatus::NotSent;
-            let base_pending = still_sending || above_hw.get(&id).copied().unwrap_or(false);
-            let fate_for = |effect: u32, pending: bool| -> &'static str {
-                if pending {
+            let open = open_copies.get(&id).copied().unwrap_or(0) > 0;
+            let base_pending = still_sending || open || above_hw.get(&id).copied().unwrap_or(false);
+            let eff = effective.get(&id).copied().unwrap_or(0);
+            let aborted_any = aborted_copies.get(&id).copied().unwrap_or(0) > 0 || r.txn_aborted;
+            let all_aborted = eff == 0 && (r.txn_aborted || (c > 0 && aborted_copies.get(&id).copied().unwrap_or(0) == c));
+            let fate_for = |effect: u32, pending: bool, processed: u32| -> &'static str {
+                if aborted_any && processed > 0 {
+                    "aborted-read"
+                } else if all_aborted && processed == 0 && !still_sending {
+                    "aborted"
+                } else if pending {
                     "pending"
                 } else if effect > 1 {
                     "duplicated"
@@ -183,7 +222,7 @@ impl Report {
                     g.committed.get(&r.part).copied().unwrap_or(0)
                 };
                 let unread = processed == 0 && offsets.get(&id).map(|v| v.iter().any(|&o| o >= committed_offset)).unwrap_or(false);
-                let fate = fate_for(effect, base_pending || unread);
+                let fate = fate_for(effect, base_pending || unread, processed);
                 let members = sim
                     .consumers
                     .iter()
@@ -203,7 +242,7 @@ impl Report {
             let (fate, effect) =
                 match per_group.iter().min_by_key(|g| crate::scenario::FATES.iter().position(|f| *f == g.fate).unwrap_or(99)) {
                     Some(g) => (fate_rank(&g.fate), g.effect),
-                    None => (fate_for(c, base_pending), c),
+                    None => (fate_for(eff, base_pending, 0), eff),
                 };
             let processed: u32 = per_group.iter().map(|g| g.processed).sum();
             let sink_rows: u32 = per_group.iter().map(|g| g.sink_rows).sum();
@@ -218,7 +257,7 @@ impl Report {
                 partition: part.index,
                 producer,
                 copies: c,
-                transaction: None,
+                transaction: txn_status.get(&id).map(|(st, _)| st.to_string()),
                 processed,
                 sink_rows,
                 outputs: 0,
@@ -258,7 +297,7 @@ impl Report {
                                     .collect(),
                                 log_end_offset: log.leo(),
                                 high_watermark: log.hw,
-                                last_stable_offset: log.hw,
+                                last_stable_offset: log.lso(),
                             }
                         })
                         .collect(),
@@ -357,8 +396,8 @@ impl Report {
                             }
                         }
                         PartitionExpect::LastStableOffset(lso) => {
-                            if log.hw != *lso {
-                                failed.push(format!("expect[{i}]: {pname} last stable offset should be {lso}, but it is {}", log.hw));
+                            if log.lso() != *lso {
+                                failed.push(format!("expect[{i}]: {pname} last stable offset should be {lso}, but it is {}", log.lso()));
                             }
                         }
                         PartitionExpect::Log(want) => {
@@ -395,6 +434,10 @@ impl Report {
 fn fate_sentence(fate: &str, effect: u32, producer: &str) -> String {
     match fate {
         "pending" => "fate: pending — Kafka has not finished with it yet".into(),
+        "aborted" => "fate: aborted — its transaction aborted, and no consumer processed it".into(),
+        "aborted-read" => {
+            "fate: aborted-read — its transaction aborted, yet a consumer processed it (read_uncommitted sees aborted data)".into()
+        }
         "duplicated" => format!("fate: duplicated — {effect} copies are below the high watermark of the final log"),
         "rejected" => {
             format!("fate: rejected — no copy survived and the producer reported {producer}")

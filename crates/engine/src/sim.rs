@@ -35,6 +35,8 @@ pub enum Node {
     Consumer(usize, u32),
     /// The group coordinator (always available in this lab).
     Group,
+    /// The transaction coordinator (always available in this lab).
+    TxnCoord,
 }
 
 /// Kafka error codes the engine produces, with the client exception each maps to.
@@ -199,6 +201,41 @@ pub enum Body {
     OffsetCommitResp {
         req: u64,
     },
+    TxnInitPid {
+        req: u64,
+        txn: String,
+        timeout_ms: u64,
+    },
+    AddPartitions {
+        txn: String,
+        epoch: i16,
+        part: usize,
+        rec: RecId,
+    },
+    EndTxn {
+        req: u64,
+        txn: String,
+        pid: i64,
+        epoch: i16,
+        commit: bool,
+    },
+    EndTxnResp {
+        req: u64,
+        res: Result<(), &'static str>,
+    },
+    Marker {
+        txn: String,
+        pid: i64,
+        epoch: i16,
+        commit: bool,
+        part: usize,
+    },
+    MarkerResp {
+        txn: String,
+        part: usize,
+        commit: bool,
+        ok: bool,
+    },
     Disconnect {
         broker: usize,
     },
@@ -233,6 +270,8 @@ enum Ev {
     ConsumerPoll { c: usize, inst: u32 },
     ConsumerProcess { c: usize, inst: u32 },
     ConsumerSessionExpire { c: usize, inst: u32 },
+    MarkerRetry { txn: String, part: usize, commit: bool },
+    TxnTimeoutCheck,
     Fault { idx: usize },
 }
 
@@ -344,6 +383,8 @@ pub struct RecInfo {
     pub instance: u32,
     pub why: Vec<String>,
     pub why_dropped: usize,
+    /// Its transaction ended in an abort (the application aborted, or it was fenced).
+    pub txn_aborted: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -409,6 +450,7 @@ pub struct Producer {
     reconnects: Vec<u32>,
     wake: Option<Time>,
     paused: Vec<usize>,
+    pub txn: Option<TxnRun>,
 }
 
 #[derive(Clone, Debug)]
@@ -514,6 +556,9 @@ pub struct Sim {
     pub consumers: Vec<Consumer>,
     pub groups: Vec<Group>,
     consumer_topics: Vec<Vec<usize>>,
+    /// The transaction coordinator's metadata per transactional.id.
+    pub txn_ids: BTreeMap<String, TxnMeta>,
+    txn_violation: Option<String>,
 }
 
 macro_rules! tr {
@@ -532,16 +577,15 @@ impl Sim {
                 "consumer[{i}]: read-process-write (commit = \"transaction\", output_topic) needs transactions, the next engine milestone"
             )));
         }
-        if let Some(i) = sc.sends.iter().position(|s| s.transaction.is_some()) {
-            return Err(SimError::Unsupported(format!("send[{i}].transaction: transactions are the next engine milestone")));
+        if let Some(i) = sc.faults.iter().position(|f| {
+            f.action == Action::RestartProducer && f.resend_unanswered && sc.producers.iter().any(|p| p.transactional_id.is_some())
+        }) {
+            return Err(SimError::Unsupported(format!(
+                "fault[{i}]: resend = \"unanswered\" for a transactional producer (re-sends forming a new transaction) is not built yet"
+            )));
         }
         if let Some(i) = sc.faults.iter().position(|f| f.action == Action::StartZombie) {
             return Err(SimError::Unsupported(format!("fault[{i}]: start-zombie needs transactions, the next engine milestone")));
-        }
-        if let Some(i) =
-            sc.faults.iter().position(|f| matches!(f.when, When::On(Hook::CommitTransaction | Hook::PrepareCommit | Hook::Marker)))
-        {
-            return Err(SimError::Unsupported(format!("fault[{i}]: its hook needs transactions, the next engine milestone")));
         }
         if let Some(i) = sc.faults.iter().position(|f| f.target.as_deref() == Some("coordinator")) {
             return Err(SimError::Unsupported(format!("fault[{i}]: the transaction coordinator is the next engine milestone")));
@@ -599,6 +643,7 @@ impl Sim {
                     instance: 0,
                     why: Vec::new(),
                     why_dropped: 0,
+                    txn_aborted: false,
                 });
             }
         }
@@ -630,6 +675,7 @@ impl Sim {
 
                 wake: None,
                 paused: Vec::new(),
+                txn: None,
             })
             .collect();
         let seed = sc.seed;
@@ -668,6 +714,8 @@ impl Sim {
             consumers: Vec::new(),
             groups: Vec::new(),
             consumer_topics: Vec::new(),
+            txn_ids: BTreeMap::new(),
+            txn_violation: None,
         };
         sim.start();
         Ok(sim)
@@ -702,6 +750,10 @@ impl Sim {
             }
         }
         self.init_consumers();
+        if self.producers.iter().any(|p| p.cfg.transactional_id.is_some()) {
+            let iv = self.sc.cluster.transaction_abort_cleanup_interval_ms * MS;
+            self.push(iv.max(MS), Ev::TxnTimeoutCheck);
+        }
         for p in 0..self.producers.len() {
             self.producer_poll(p);
         }
@@ -766,7 +818,7 @@ impl Sim {
                 match other {
                     Node::Broker(_) | Node::Controller => br.isolated,
                     Node::Producer(..) | Node::Consumer(..) => br.isolated && br.isolated_from_clients,
-                    Node::Group => false,
+                    Node::Group | Node::TxnCoord => false,
                 }
             }
             _ => false,
@@ -935,6 +987,8 @@ impl Sim {
             Ev::ConsumerPoll { c, inst } => self.consumer_poll(c, inst),
             Ev::ConsumerProcess { c, inst } => self.consumer_process(c, inst),
             Ev::ConsumerSessionExpire { c, inst } => self.consumer_session_expire(c, inst),
+            Ev::MarkerRetry { txn, part, commit } => self.txn_marker_retry(&txn, part, commit),
+            Ev::TxnTimeoutCheck => self.txn_timeout_check(),
             Ev::Fault { idx } => self.apply_fault(idx, None),
         }
     }
@@ -956,6 +1010,13 @@ impl Sim {
                 self.broker_receive(b, m);
             }
             Node::Controller => self.ctrl_receive(m),
+            Node::TxnCoord => match m.body.clone() {
+                Body::TxnInitPid { req, txn, timeout_ms } => self.txn_init_pid(&m, req, &txn, timeout_ms),
+                Body::AddPartitions { txn, epoch, part, rec } => self.txn_add_partition(&txn, epoch, part, rec),
+                Body::EndTxn { req, txn, epoch, commit, .. } => self.txn_end(&m, req, &txn, epoch, commit),
+                Body::MarkerResp { txn, part, commit, ok } => self.on_marker_resp(&txn, part, commit, ok),
+                _ => {}
+            },
             Node::Group => {
                 if let Body::OffsetCommit { req, group, generation, offsets } = m.body.clone() {
                     self.on_offset_commit(&m, req, group, generation, offsets);
@@ -1006,6 +1067,7 @@ impl Sim {
             }
             Body::AlterIsrResp { part, res } => self.on_alter_isr_resp(b, part, res),
             Body::CFetch { part, offset, max } => self.on_consumer_fetch(b, &m, part, offset, max),
+            Body::Marker { txn, pid, epoch, commit, part } => self.on_marker(b, &m, &txn, pid, epoch, commit, part),
 
             Body::InitPid { req, bump } => {
                 // Producer ids come from the controller's id blocks; one counter stands for them.
@@ -2037,6 +2099,10 @@ impl Sim {
                 }
                 self.producer_poll(p);
             }
+            Body::EndTxnResp { res, .. } => {
+                self.on_end_txn_resp(p, res);
+                self.producer_poll(p);
+            }
             Body::MetaResp { req, leaders } => {
                 let pr = &mut self.producers[p];
                 if pr.meta_req.map(|(r, _, _)| r == req).unwrap_or(false) {
@@ -2169,6 +2235,9 @@ impl Sim {
         let Some(batch) = self.producers[p].batches.remove(&bid) else {
             return;
         };
+        if let Some(tx) = self.producers[p].txn.as_mut() {
+            tx.failed = true;
+        }
         let name = self.producers[p].cfg.name.clone();
         let part = batch.part;
         let pr = &mut self.producers[p];
@@ -2218,6 +2287,11 @@ impl Sim {
             }
             r.status = RecStatus::InFlight;
             r.instance = inst;
+        }
+        // In a transaction: the partition is added to it first (AddPartitionsToTxn, R-H4).
+        if let Some(tx) = self.producers[p].txn.as_mut() {
+            tx.parts.insert(part);
+            tx.recs.push(rec);
         }
         let now = self.now;
         let name = self.producers[p].cfg.name.clone();
@@ -2350,7 +2424,18 @@ impl Sim {
             let needs = pr.init == Init::Needed || (pr.bump && pr.init == Init::Ready && pr.parts.iter().all(|pp| pp.n_inflight == 0));
             if needs {
                 let bump = if pr.bump && pr.pid >= 0 { Some((pr.pid, pr.epoch)) } else { None };
-                if let Some(broker) = self.pick_node(p) {
+                if let Some(txn) = cfg.transactional_id.clone() {
+                    // initTransactions(): InitProducerId goes to the transaction coordinator.
+                    let req = self.id();
+                    let pr = &mut self.producers[p];
+                    pr.init = Init::Sent(req, usize::MAX, now + cfg.request_timeout_ms * MS);
+                    let inst = pr.inst;
+                    self.send(
+                        Node::Producer(p, inst),
+                        Node::TxnCoord,
+                        Body::TxnInitPid { req, txn, timeout_ms: cfg.transaction_timeout_ms },
+                    );
+                } else if let Some(broker) = self.pick_node(p) {
                     let req = self.id();
                     let pr = &mut self.producers[p];
                     pr.init = Init::Sent(req, broker, now + cfg.request_timeout_ms * MS);
@@ -2452,6 +2537,7 @@ impl Sim {
                 self.push(w, Ev::ProducerWake { p, inst });
             }
         }
+        self.txn_try_end(p);
         // A closing producer whose buffers are empty is closed.
         let pr = &self.producers[p];
         if pr.closing && pr.batches.is_empty() {
@@ -2499,6 +2585,16 @@ impl Sim {
         if let Some(s) = seq {
             pr.parts[part].inflight.insert((s, bid));
         }
+        let in_txn = pr.txn.is_some();
+        if in_txn {
+            // AddPartitionsToTxn goes out before the produce (sent with every record, so the
+            // coordinator can name the records in its trace).
+            let (txn, inst) = (cfg.transactional_id.clone().unwrap_or_default(), pr.inst);
+            for &r in &recs {
+                self.send(Node::Producer(p, inst), Node::TxnCoord, Body::AddPartitions { txn: txn.clone(), epoch, part, rec: r });
+            }
+        }
+        let pr = &mut self.producers[p];
         let entries: Vec<Entry> = recs
             .iter()
             .map(|&r| Entry {
@@ -2510,7 +2606,7 @@ impl Sim {
                 last_seq: seq.map(|s| s + n - 1).unwrap_or(-1),
                 batch_base: 0,
                 leader_epoch: 0,
-                txn: false,
+                txn: in_txn,
                 append_time: 0,
                 batch_id: bid * 1000 + attempt as u64 % 1000,
             })
@@ -2585,6 +2681,10 @@ impl Sim {
         let nb = self.brokers.len();
         let np = self.parts.len();
         let pr = &mut self.producers[p];
+        // A crashed instance's open transaction stays open at the coordinator until a new
+        // instance initialises or transaction.timeout.ms passes.
+        pr.txn = None;
+
         pr.batches.clear();
         pr.reqs.clear();
         pr.inflight_to = vec![0; nb];
@@ -2656,11 +2756,27 @@ impl Sim {
         let i = self.tables[t].next;
         let every = table.every_ms * MS;
         let len = table.records.len();
+        let commit = table.transaction.as_deref().map(|x| x == "commit");
+        if commit.is_some() && self.producers[p].txn.is_none() {
+            // beginTransaction()
+            self.producers[p].txn =
+                Some(TxnRun { table: t, parts: BTreeSet::new(), recs: Vec::new(), failed: false, ending: None, end_sent: false });
+            let name = self.producers[p].cfg.name.clone();
+            tr!(self, "{name}: beginTransaction()");
+        }
         let rec = self.rec_index(t, i);
         self.tables[t].next += 1;
         self.producer_send(p, rec);
         if i + 1 < len {
             self.push(self.now + every, Ev::AppStep { table: t });
+        } else if let Some(c) = commit {
+            // commitTransaction() / abortTransaction(): the table finishes when it returns.
+            if let Some(tx) = self.producers[p].txn.as_mut() {
+                tx.ending = Some(c);
+            }
+            let name = self.producers[p].cfg.name.clone();
+            tr!(self, "{name}: {}", if c { "commitTransaction() (flushing first)" } else { "abortTransaction()" });
+            self.producer_poll(p);
         } else {
             self.tables[t].done = true;
             self.start_next_table(t);
@@ -3021,8 +3137,20 @@ impl Sim {
     /// Checked after every event; a violation stops the run (it is a bug in the engine).
     fn check_invariants(&self) -> Result<(), SimError> {
         let fail = |m: String| Err(SimError::Invariant { at: self.now, message: m });
+        if let Some(v) = &self.txn_violation {
+            return fail(v.clone());
+        }
         for (b, br) in self.brokers.iter().enumerate() {
             for (&p, log) in &br.logs {
+                if log.lso() > log.hw {
+                    return fail(format!(
+                        "{} {}: last stable offset {} is above the high watermark {}",
+                        Self::bname(b),
+                        self.parts[p].name,
+                        log.lso(),
+                        log.hw
+                    ));
+                }
                 if log.hw > log.leo() {
                     return fail(format!(
                         "{} {}: high watermark {} is above the log end offset {}",
@@ -3194,6 +3322,14 @@ impl Sim {
         if !self.consumers_settled() {
             return false;
         }
+        // An unfinished transaction: the client is ending it, markers are still to be written,
+        // or the coordinator will time an open one out.
+        if self.producers.iter().any(|p| p.alive && p.txn.as_ref().map(|t| t.ending.is_some()).unwrap_or(false)) {
+            return false;
+        }
+        if self.txn_ids.values().any(|m| matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::Ongoing)) {
+            return false;
+        }
         // Last, as it is the costly check: work still scheduled or on the wire; idle
 
         // heartbeats, empty fetches and stale timers do not count.
@@ -3246,6 +3382,7 @@ fn node_name(n: Node) -> String {
         Node::Producer(p, _) => format!("producer#{p}"),
         Node::Consumer(c, _) => format!("consumer#{c}"),
         Node::Group => "group coordinator".into(),
+        Node::TxnCoord => "transaction coordinator".into(),
     }
 }
 
@@ -3368,6 +3505,7 @@ impl Sim {
             Node::Broker(b) => Sim::bname(b),
             Node::Controller => "controller".into(),
             Node::Group => "group coordinator".into(),
+            Node::TxnCoord => "transaction coordinator".into(),
             Node::Producer(p, _) => self.producers[p].cfg.name.clone(),
             Node::Consumer(c, _) => self.consumers[c].cfg.name.clone(),
         }
@@ -3441,3 +3579,6 @@ impl Sim {
         out
     }
 }
+
+mod txn;
+pub use txn::{TxnMeta, TxnRun, TxnState};

@@ -197,3 +197,32 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// read_committed never processes a record of an aborted transaction, whatever commits,
+    /// aborts and broker crashes happen (R-K2).
+    #[test]
+    fn read_committed_never_processes_aborted_records(
+        seed in 0u64..(i64::MAX as u64),
+        tables in prop::collection::vec((prop::sample::select(vec!["commit", "abort"]), 1u32..5), 1..6),
+        kills in prop::collection::vec((0u32..3, 0u32..3000, 100u32..20000), 0..3),
+        partitions in 1u32..3,
+    ) {
+        let mut text = format!("format = 1\nseed = {seed}\n[[topic]]\nname = \"orders\"\npartitions = {partitions}\n\"replication.factor\" = 3\n\"min.insync.replicas\" = 2\n[producer]\n\"transactional.id\" = \"tx-1\"\n[consumer]\n\"group.id\" = \"g\"\n\"isolation.level\" = \"read_committed\"\n\"enable.auto.commit\" = false\n\"auto.offset.reset\" = \"earliest\"\ncommit = \"after-processing\"\n");
+        let mut n = 0;
+        for (outcome, count) in &tables {
+            let ids: Vec<String> = (0..*count).map(|_| { n += 1; format!("\"x{n}\"") }).collect();
+            text.push_str(&format!("[[send]]\ntransaction = \"{outcome}\"\nrecords = [{}]\nevery_ms = 3\n", ids.join(", ")));
+        }
+        for (b, at, down) in kills {
+            text.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"kill-broker\"\ntarget = \"b{}\"\n[[fault]]\nat_ms = {}\ndo = \"restart-broker\"\ntarget = \"b{}\"\n", b + 1, at + down, b + 1));
+        }
+        let (sim, report) = klab::run_bounded(&text, false, 3_000_000).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert!(sim.stop_reason != "stopped at the event limit", "livelock\n{text}");
+        for r in &report.records {
+            prop_assert!(r.fate != "aborted-read", "{} of an aborted transaction was processed by read_committed\n{}", r.id, text);
+        }
+    }
+}

@@ -229,8 +229,18 @@ impl Sim {
             if offset > log.leo() {
                 Err(CFetchErr::OutOfRange { earliest: 0, hw: log.hw })
             } else {
-                let end = log.hw.min(offset + max as u64).max(offset);
-                let recs: Vec<(u64, RecId)> = (offset..end).filter_map(|o| log.entries[o as usize].rec.map(|r| (o, r))).collect();
+                // read_committed reads up to the LSO and drops aborted transactions' data;
+                // read_uncommitted reads up to the HW, aborted and open data included (R-K2).
+                let rc = match m.from {
+                    Node::Consumer(ci, _) => self.consumers[ci].cfg.read_committed,
+                    _ => false,
+                };
+                let bound = if rc { log.lso() } else { log.hw };
+                let end = bound.min(offset + max as u64).max(offset);
+                let recs: Vec<(u64, RecId)> = (offset..end)
+                    .filter(|&o| !(rc && log.is_aborted(o)))
+                    .filter_map(|o| log.entries[o as usize].rec.map(|r| (o, r)))
+                    .collect();
                 Ok((recs, end))
             }
         };

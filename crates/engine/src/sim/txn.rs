@@ -1,0 +1,401 @@
+//! Transactions (kafka-rules.md 1.H–1.J), as far as this milestone goes: a transactional
+//! producer, a transaction coordinator that is always available (its own log and failover
+//! are not modelled), AddPartitionsToTxn, EndTxn answered once PrepareCommit/PrepareAbort is
+//! written, markers appended afterwards by each partition leader with acks=all semantics, the
+//! transaction timeout, and fencing of an older producer epoch.
+
+use super::*;
+
+/// The client's view of its current transaction.
+#[derive(Clone, Debug)]
+pub struct TxnRun {
+    pub table: usize,
+    pub parts: BTreeSet<usize>,
+    pub recs: Vec<RecId>,
+    pub failed: bool,
+    /// Some(true) once the application called commitTransaction(), Some(false) for abort.
+    pub ending: Option<bool>,
+    pub end_sent: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnState {
+    Empty,
+    Ongoing,
+    PrepareCommit,
+    PrepareAbort,
+    CompleteCommit,
+    CompleteAbort,
+}
+
+impl TxnState {
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnState::Empty => "Empty",
+            TxnState::Ongoing => "Ongoing",
+            TxnState::PrepareCommit => "PrepareCommit",
+            TxnState::PrepareAbort => "PrepareAbort",
+            TxnState::CompleteCommit => "CompleteCommit",
+            TxnState::CompleteAbort => "CompleteAbort",
+        }
+    }
+    /// R-H2: the valid previous states of each state (TransactionMetadata).
+    fn may_follow(self, prev: TxnState) -> bool {
+        use TxnState::*;
+        match self {
+            Empty => matches!(prev, Empty | CompleteCommit | CompleteAbort),
+            Ongoing => matches!(prev, Ongoing | Empty | CompleteCommit | CompleteAbort),
+            PrepareCommit => prev == Ongoing,
+            PrepareAbort => prev == Ongoing,
+            CompleteCommit => prev == PrepareCommit,
+            CompleteAbort => prev == PrepareAbort,
+        }
+    }
+}
+
+/// The coordinator's metadata for one transactional.id.
+#[derive(Clone, Debug)]
+pub struct TxnMeta {
+    pub pid: i64,
+    pub epoch: i16,
+    pub state: TxnState,
+    pub parts: BTreeSet<usize>,
+    pub recs: Vec<RecId>,
+    pub started: Time,
+    pub timeout: Time,
+    /// Partitions whose marker is not written yet.
+    pub pending_markers: BTreeSet<usize>,
+}
+
+impl Sim {
+    fn txn_transition(&mut self, id: &str, to: TxnState) {
+        let Some(m) = self.txn_ids.get_mut(id) else { return };
+        if !to.may_follow(m.state) {
+            // An illegal transition is an engine bug, reported like any invariant.
+            self.txn_violation = Some(format!("transaction {id}: {} -> {} is not a legal transition", m.state.name(), to.name()));
+            return;
+        }
+        let from = m.state;
+        m.state = to;
+        tr!(self, "coordinator: transaction {id} {} -> {}", from.name(), to.name());
+    }
+
+    /// InitProducerId with a transactional.id (R-H3): a known id gets a bumped epoch, which
+    /// fences the older instance; its open transaction is aborted first.
+    pub(crate) fn txn_init_pid(&mut self, m: &Msg, req: u64, id: &str, timeout_ms: u64) {
+        let now = self.now;
+        let pid = match self.txn_ids.get(id) {
+            Some(meta) => meta.pid,
+            None => {
+                let n = self.id();
+                1000 + n as i64
+            }
+        };
+        let existing = self.txn_ids.get(id).cloned();
+        let epoch = match &existing {
+            Some(meta) => {
+                if meta.state == TxnState::Ongoing {
+                    tr!(self, "coordinator: a new instance of {id} initialises: the open transaction of epoch {} is aborted", meta.epoch);
+                    self.txn_abort(id, meta.epoch + 1, "a new producer instance called initTransactions()");
+                }
+                self.txn_ids.get(id).map(|m| m.epoch + 1).unwrap_or(0)
+            }
+            None => 0,
+        };
+        let meta = self.txn_ids.entry(id.to_string()).or_insert(TxnMeta {
+            pid,
+            epoch,
+            state: TxnState::Empty,
+            parts: BTreeSet::new(),
+            recs: Vec::new(),
+            started: now,
+            timeout: timeout_ms * MS,
+            pending_markers: BTreeSet::new(),
+        });
+        meta.epoch = epoch;
+        meta.timeout = timeout_ms * MS;
+        if matches!(meta.state, TxnState::CompleteAbort | TxnState::CompleteCommit) {
+            meta.state = TxnState::Empty;
+        }
+        tr!(self, "coordinator: InitProducerId for {id}: pid {pid} epoch {epoch}");
+        self.reply(m, Body::InitPidResp { req, pid, epoch });
+    }
+
+    /// AddPartitionsToTxn (R-H4): the coordinator learns the partition; the first one starts
+    /// the transaction's timeout clock.
+    pub(crate) fn txn_add_partition(&mut self, id: &str, epoch: i16, part: usize, rec: RecId) {
+        let now = self.now;
+        let Some(meta) = self.txn_ids.get(id) else { return };
+        if meta.epoch != epoch {
+            return;
+        }
+        if matches!(meta.state, TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort) {
+            let meta = self.txn_ids.get_mut(id).expect("known");
+            meta.parts.clear();
+            meta.recs.clear();
+            meta.started = now;
+            self.txn_transition(id, TxnState::Ongoing);
+        }
+        if let Some(meta) = self.txn_ids.get_mut(id) {
+            if meta.state == TxnState::Ongoing {
+                meta.parts.insert(part);
+                meta.recs.push(rec);
+            }
+        }
+    }
+
+    /// EndTxn (R-H5): a stale epoch is fenced; otherwise PrepareCommit/PrepareAbort is written,
+    /// the client is answered, and the markers go out afterwards.
+    pub(crate) fn txn_end(&mut self, m: &Msg, req: u64, id: &str, epoch: i16, commit: bool) {
+        let Some(meta) = self.txn_ids.get(id).cloned() else { return };
+        if meta.epoch != epoch {
+            tr!(self, "coordinator: EndTxn from {id} epoch {epoch} is fenced (current epoch {})", meta.epoch);
+            self.reply(m, Body::EndTxnResp { req, res: Err("ProducerFencedException") });
+            return;
+        }
+        if meta.state != TxnState::Ongoing {
+            // Nothing was written in this transaction: nothing to complete.
+            self.reply(m, Body::EndTxnResp { req, res: Ok(()) });
+            return;
+        }
+        self.txn_transition(id, if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort });
+        if commit {
+            for &r in &meta.recs {
+                self.why(r, format!("coordinator wrote PrepareCommit for transaction {id}: the point of no return"));
+                self.hooks.push(HookEv::new(Hook::PrepareCommit, r, self.recs[r as usize].part));
+            }
+        }
+        self.reply(m, Body::EndTxnResp { req, res: Ok(()) });
+        self.txn_send_markers(id, commit);
+    }
+
+    /// Aborts an open transaction from the coordinator's side with a new epoch (timeout or a
+    /// new instance), which fences the producer that had it open.
+    fn txn_abort(&mut self, id: &str, new_epoch: i16, why: &str) {
+        let Some(meta) = self.txn_ids.get_mut(id) else { return };
+        meta.epoch = new_epoch;
+        let recs = meta.recs.clone();
+        self.txn_transition(id, TxnState::PrepareAbort);
+        for r in recs {
+            self.why(r, format!("coordinator aborts transaction {id}: {why}"));
+        }
+        self.txn_send_markers(id, false);
+    }
+
+    fn txn_send_markers(&mut self, id: &str, commit: bool) {
+        let Some(meta) = self.txn_ids.get_mut(id) else { return };
+        meta.pending_markers = meta.parts.clone();
+        let parts: Vec<usize> = meta.parts.iter().copied().collect();
+        for p in parts {
+            self.txn_send_marker(id, p, commit);
+        }
+        self.txn_maybe_complete(id, commit);
+    }
+
+    fn txn_send_marker(&mut self, id: &str, part: usize, commit: bool) {
+        let Some(meta) = self.txn_ids.get(id) else { return };
+        let (pid, epoch) = (meta.pid, meta.epoch);
+        match self.ctrl.parts[part].leader {
+            Some(l) => {
+                self.send(Node::TxnCoord, Node::Broker(l), Body::Marker { txn: id.to_string(), pid, epoch, commit, part });
+            }
+            None => {
+                // R-H8: the coordinator retries until a leader takes the marker.
+                self.push(self.now + 100 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit });
+            }
+        }
+    }
+
+    pub(crate) fn txn_marker_retry(&mut self, id: &str, part: usize, commit: bool) {
+        if self.txn_ids.get(id).map(|m| m.pending_markers.contains(&part)).unwrap_or(false) {
+            self.txn_send_marker(id, part, commit);
+        }
+    }
+
+    /// A partition leader appends a COMMIT or ABORT marker (R-H8): like a produce with acks=all,
+    /// it is refused while the ISR is under min ISR.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn on_marker(&mut self, b: usize, m: &Msg, id: &str, pid: i64, epoch: i16, commit: bool, part: usize) {
+        let res = if !self.brokers[b].leading.contains_key(&part) {
+            Err(KErr::NotLeaderOrFollower)
+        } else if self.brokers[b].leading[&part].isr.len() < self.eff_min_isr(part) {
+            Err(KErr::NotEnoughReplicas)
+        } else {
+            let now = self.now;
+            let le = self.brokers[b].leading[&part].epoch;
+            let bid = self.id();
+            let log = self.brokers[b].logs.get_mut(&part).expect("leader log");
+            let off = log.leo();
+            log.append(&[Entry {
+                rec: None,
+                control: Some(if commit { Control::Commit } else { Control::Abort }),
+                pid,
+                epoch,
+                base_seq: -1,
+                last_seq: -1,
+                batch_base: 0,
+                leader_epoch: le,
+                txn: true,
+                append_time: now,
+                batch_id: bid,
+            }]);
+            Ok(off)
+        };
+        let kind = if commit { "COMMIT" } else { "ABORT" };
+        match res {
+            Ok(off) => {
+                tr!(self, "{} appended the {kind} marker of {id} on {} at offset {off}", Sim::bname(b), self.parts[part].name);
+                let recs: Vec<RecId> = self.txn_ids.get(id).map(|t| t.recs.clone()).unwrap_or_default();
+                for r in recs {
+                    if self.recs[r as usize].part == part {
+                        self.why(r, format!("{} appended the {kind} marker on its partition at offset {off} (it becomes visible to read_committed once the marker is below the high watermark)", Sim::bname(b)));
+                        self.hooks.push(HookEv::new(Hook::Marker, r, part));
+                    }
+                }
+                let inc = self.brokers[b].inc;
+                self.push(self.now, Ev::WakeFetches { b, inc, part });
+                self.maybe_increase_hw(b, part);
+            }
+            Err(e) => {
+                tr!(
+                    self,
+                    "{} refuses the {kind} marker of {id} on {}: {}; the coordinator will retry",
+                    Sim::bname(b),
+                    self.parts[part].name,
+                    e.code()
+                );
+            }
+        }
+        self.reply(m, Body::MarkerResp { txn: id.to_string(), part, commit, ok: res.is_ok() });
+    }
+
+    pub(crate) fn on_marker_resp(&mut self, id: &str, part: usize, commit: bool, ok: bool) {
+        if ok {
+            if let Some(meta) = self.txn_ids.get_mut(id) {
+                meta.pending_markers.remove(&part);
+            }
+            self.txn_maybe_complete(id, commit);
+        } else {
+            self.push(self.now + 100 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit });
+        }
+    }
+
+    fn txn_maybe_complete(&mut self, id: &str, commit: bool) {
+        let done = self
+            .txn_ids
+            .get(id)
+            .map(|m| m.pending_markers.is_empty() && matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
+            .unwrap_or(false);
+        if done {
+            self.txn_transition(id, if commit { TxnState::CompleteCommit } else { TxnState::CompleteAbort });
+        }
+    }
+
+    /// R-H7: every cleanup interval, Ongoing transactions older than their timeout are aborted
+    /// with a bumped epoch, which fences their producer.
+    pub(crate) fn txn_timeout_check(&mut self) {
+        let now = self.now;
+        let expired: Vec<(String, i16)> = self
+            .txn_ids
+            .iter()
+            .filter(|(_, m)| m.state == TxnState::Ongoing && m.started + m.timeout < now)
+            .map(|(k, m)| (k.clone(), m.epoch))
+            .collect();
+        for (id, epoch) in expired {
+            tr!(self, "coordinator: transaction {id} passed transaction.timeout.ms: aborting it with epoch {}", epoch + 1);
+            self.txn_abort(&id, epoch + 1, "transaction.timeout.ms passed");
+        }
+        let iv = self.sc.cluster.transaction_abort_cleanup_interval_ms * MS;
+        if !self.txn_ids.is_empty() || self.producers.iter().any(|p| p.cfg.transactional_id.is_some()) {
+            self.push(now + iv.max(MS), Ev::TxnTimeoutCheck);
+        }
+    }
+
+    /// The client side: once every batch of the transaction is answered, send EndTxn
+    /// (`commitTransaction()` flushes first; a failed send turns the commit into an abort, as
+    /// the application of the format does after commitTransaction() throws).
+    pub(crate) fn txn_try_end(&mut self, p: usize) {
+        let pr = &self.producers[p];
+        let Some(t) = &pr.txn else { return };
+        let Some(commit) = t.ending else { return };
+        if t.end_sent || !pr.batches.is_empty() || pr.init != Init::Ready {
+            return;
+        }
+        let name = pr.cfg.name.clone();
+        let id = pr.cfg.transactional_id.clone().unwrap_or_default();
+        let (pid, epoch) = (pr.pid, pr.epoch);
+        let failed = t.failed;
+        let recs = t.recs.clone();
+        let inst = pr.inst;
+
+        let commit = if commit && failed {
+            self.errors.push(ClientError {
+                at: self.now,
+                client: name.clone(),
+                record: None,
+                error: "KafkaException".into(),
+                retried: false,
+                raised: true,
+            });
+            tr!(self, "{name}: commitTransaction() throws (a send in the transaction failed); the application aborts instead");
+            for &r in &recs {
+                self.why(r, format!("{name}.commitTransaction() threw because a send of the transaction failed; the application aborted"));
+            }
+            false
+        } else {
+            commit
+        };
+        let req = self.id();
+        if let Some(t) = self.producers[p].txn.as_mut() {
+            t.end_sent = true;
+            t.ending = Some(commit);
+        }
+        tr!(self, "{name}: EndTxn({}) for {id}", if commit { "COMMIT" } else { "ABORT" });
+        let key = self.send(Node::Producer(p, inst), Node::TxnCoord, Body::EndTxn { req, txn: id, pid, epoch, commit });
+        if commit {
+            for &r in &recs {
+                self.hooks.push(HookEv {
+                    msg: key,
+                    msg_is_request: true,
+                    producer: Some(p),
+                    ..HookEv::new(Hook::CommitTransaction, r, self.recs[r as usize].part)
+                });
+            }
+        }
+    }
+
+    pub(crate) fn on_end_txn_resp(&mut self, p: usize, res: Result<(), &'static str>) {
+        let Some(t) = self.producers[p].txn.take() else { return };
+        let name = self.producers[p].cfg.name.clone();
+        match res {
+            Ok(()) => {
+                let verb = if t.ending == Some(true) { "commitTransaction()" } else { "abortTransaction()" };
+                tr!(self, "{name}: {verb} returned");
+                for &r in &t.recs {
+                    self.recs[r as usize].txn_aborted = t.ending != Some(true);
+                    self.why(r, format!("{name}.{verb} returned"));
+                }
+            }
+            Err(e) => {
+                // ProducerFencedException is fatal: the application closes the producer.
+                self.errors.push(ClientError {
+                    at: self.now,
+                    client: name.clone(),
+                    record: None,
+                    error: e.into(),
+                    retried: false,
+                    raised: true,
+                });
+                tr!(self, "{name}: {e}: the producer was fenced; the application closes it");
+                for &r in &t.recs {
+                    self.recs[r as usize].txn_aborted = true;
+                    self.why(r, format!("{name} was fenced ({e}): its transaction was aborted by the coordinator"));
+                }
+                self.producers[p].alive = false;
+                self.producers[p].closed = true;
+            }
+        }
+        self.tables[t.table].done = true;
+        self.start_next_table(t.table);
+    }
+}
