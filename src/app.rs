@@ -772,6 +772,15 @@ impl App {
                 }) }
                 { for (0..sim.consumers.len()).map(|c| self.view_consumer(ctx, sim, c)) }
                 { self.view_wire(ctx, sim) }
+                if !sim.txn_ids.is_empty() {
+                    <div class="node-menu" role="group" aria-label="Transaction coordinator">
+                        <strong>{ "transaction coordinator" }</strong>
+                        { for sim.txn_ids.iter().map(|(id, m)| html!{
+                            <span class="chip">{ format!("{id}: pid {} · epoch {} · {} · partitions {}", m.pid, m.epoch, m.state.name(), m.parts.iter().map(|&p| sim.parts[p].name.clone()).collect::<Vec<_>>().join(", ")) }</span>
+                        }) }
+                    </div>
+                }
+
                 { for report.partitions.iter().map(|p| self.view_partition(p, sim, &fates)) }
             </section>
         }
@@ -914,7 +923,8 @@ impl App {
                                 <text x="4" y={(y + 28.0).to_string()} font-size="11" fill="#555">{ sub }</text>
                                 { for r.log.iter().enumerate().skip(first).map(|(off, id)| {
                                     let x = left + cell * (off - first) as f64;
-                                    let fate = fates.get(id.as_str()).copied().unwrap_or("pending");
+                                    let marker = id == "COMMIT" || id == "ABORT";
+                                    let fate = if id == "COMMIT" { "committed" } else if id == "ABORT" { "lost" } else { fates.get(id.as_str()).copied().unwrap_or("pending") };
                                     let committed = (off as u64) < r.high_watermark;
                                     let sel = self.selected.as_deref() == Some(id.as_str());
                                     html! {
@@ -924,13 +934,17 @@ impl App {
                                                 fill={fate_colour(fate)} fill-opacity={if committed { "0.35" } else { "0.12" }}
                                                 stroke={if sel { "#000" } else { "#888" }} stroke-width={if sel { "3" } else { "1" }}
                                                 stroke-dasharray={if committed { "" } else { "3 2" }} />
-                                            <text x={(x + 4.0).to_string()} y={(y + 19.0).to_string()} font-size="12" font-family="monospace">{ id.clone() }</text>
+                                            <text x={(x + 4.0).to_string()} y={(y + 19.0).to_string()} font-size={if marker { "8" } else { "12" }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ id.clone() }</text>
                                         </g>
                                     }
                                 }) }
                                 <line x1={hw_x.to_string()} x2={hw_x.to_string()} y1={y.to_string()} y2={(y + 30.0).to_string()} stroke="#0072B2" stroke-width="3" />
                                 <text x={(hw_x - 18.0).to_string()} y={(y + 38.0).to_string()} font-size="10" fill="#0072B2">{ "HW" }</text>
                                 <line x1={leo_x.to_string()} x2={leo_x.to_string()} y1={y.to_string()} y2={(y + 30.0).to_string()} stroke="#555" stroke-width="1" stroke-dasharray="2 2" />
+                                if r.last_stable_offset < r.high_watermark {
+                                    <line x1={(left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64)).to_string()} x2={(left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64)).to_string()} y1={y.to_string()} y2={(y + 30.0).to_string()} stroke="#CC79A7" stroke-width="3" />
+                                    <text x={(left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64) - 22.0).to_string()} y={(y - 1.0).to_string()} font-size="10" fill="#CC79A7">{ "LSO" }</text>
+                                }
                                 <text x={(leo_x + 2.0).to_string()} y={(y + 38.0).to_string()} font-size="10" fill="#555">{ "LEO" }</text>
                             </g>
                         }
