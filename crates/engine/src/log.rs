@@ -222,8 +222,12 @@ impl Log {
             off = off.min(self.entries[off as usize].batch_base);
         }
         if off == self.leo() {
+            // Nothing to cut, but LeaderEpochFileCache.truncateFromEnd still drops epochs that
+            // start at or after the offset (an epoch this replica led without writing to it).
+            self.epochs.retain(|&(_, s)| s < off);
             return off;
         }
+
         self.entries.truncate(off as usize);
         self.hw = self.hw.min(off);
         // LeaderEpochFileCache.truncateFromEnd: epochs starting at or after the new end go.

@@ -210,7 +210,11 @@ pub enum Body {
         txn: String,
         epoch: i16,
         part: usize,
-        rec: RecId,
+        recs: Vec<RecId>,
+    },
+    AddPartitionsResp {
+        part: usize,
+        res: Result<(), &'static str>,
     },
     EndTxn {
         req: u64,
@@ -270,7 +274,7 @@ enum Ev {
     ConsumerPoll { c: usize, inst: u32 },
     ConsumerProcess { c: usize, inst: u32 },
     ConsumerSessionExpire { c: usize, inst: u32 },
-    MarkerRetry { txn: String, part: usize, commit: bool },
+    MarkerRetry { txn: String, part: usize, commit: bool, attempt: u32 },
     TxnTimeoutCheck,
     Fault { idx: usize },
 }
@@ -987,7 +991,7 @@ impl Sim {
             Ev::ConsumerPoll { c, inst } => self.consumer_poll(c, inst),
             Ev::ConsumerProcess { c, inst } => self.consumer_process(c, inst),
             Ev::ConsumerSessionExpire { c, inst } => self.consumer_session_expire(c, inst),
-            Ev::MarkerRetry { txn, part, commit } => self.txn_marker_retry(&txn, part, commit),
+            Ev::MarkerRetry { txn, part, commit, attempt } => self.txn_marker_retry(&txn, part, commit, attempt),
             Ev::TxnTimeoutCheck => self.txn_timeout_check(),
             Ev::Fault { idx } => self.apply_fault(idx, None),
         }
@@ -1000,7 +1004,12 @@ impl Sim {
                     // A crashed process resets connections; a machine that lost power is silent.
                     let expects_reply = matches!(
                         m.body,
-                        Body::Produce { .. } | Body::Fetch { .. } | Body::InitPid { .. } | Body::MetaReq { .. } | Body::CFetch { .. }
+                        Body::Produce { .. }
+                            | Body::Fetch { .. }
+                            | Body::InitPid { .. }
+                            | Body::MetaReq { .. }
+                            | Body::CFetch { .. }
+                            | Body::Marker { .. }
                     );
                     if expects_reply && !self.brokers[b].silent {
                         self.send(Node::Broker(b), m.from, Body::Disconnect { broker: b });
@@ -1012,9 +1021,10 @@ impl Sim {
             Node::Controller => self.ctrl_receive(m),
             Node::TxnCoord => match m.body.clone() {
                 Body::TxnInitPid { req, txn, timeout_ms } => self.txn_init_pid(&m, req, &txn, timeout_ms),
-                Body::AddPartitions { txn, epoch, part, rec } => self.txn_add_partition(&txn, epoch, part, rec),
+                Body::AddPartitions { txn, epoch, part, recs } => self.txn_add_partition(&m, &txn, epoch, part, recs),
                 Body::EndTxn { req, txn, epoch, commit, .. } => self.txn_end(&m, req, &txn, epoch, commit),
                 Body::MarkerResp { txn, part, commit, ok } => self.on_marker_resp(&txn, part, commit, ok),
+                Body::Disconnect { broker } => self.txn_marker_disconnect(broker),
                 _ => {}
             },
             Node::Group => {
@@ -1656,9 +1666,12 @@ impl Sim {
                     fend.min(end).min(leo)
                 }
             };
-            if target >= leo {
-                // Safety net so a disagreement can never loop: fall back to the high watermark,
-                // then to nothing (a full re-fetch), as Kafka's pre-KIP-101 path would.
+            // Truncating to the log end still drops an empty latest epoch from the cache, so the
+            // next fetch asks about an older epoch. Only when even that changes nothing does a
+            // safety net apply, so a disagreement can never loop: the high watermark, then a
+            // full re-fetch (Kafka's pre-KIP-101 path).
+            let progress_at_leo = log.epochs.last().map(|&(_, s)| s >= leo).unwrap_or(false);
+            if target >= leo && !progress_at_leo {
                 target = if log.hw < leo { log.hw } else { 0 };
             }
             let why = format!(
@@ -1707,8 +1720,10 @@ impl Sim {
         let log = self.brokers[b].logs.get_mut(&p).expect("log");
         let leo = log.leo();
         if to >= leo {
+            log.truncate_to(leo);
             return;
         }
+
         let removed: Vec<RecId> = log.entries[to as usize..].iter().filter_map(|e| e.rec).collect();
         let actual = log.truncate_to(to);
         let (bn, pname) = (Self::bname(b), self.parts[p].name.clone());
@@ -2099,6 +2114,32 @@ impl Sim {
                 }
                 self.producer_poll(p);
             }
+            Body::AddPartitionsResp { part, res } => {
+                let backoff = self.producers[p].cfg.retry_backoff_ms * MS;
+                let now = self.now;
+                match res {
+                    Ok(()) => {
+                        if let Some(tx) = self.producers[p].txn.as_mut() {
+                            tx.adding.remove(&part);
+                            tx.added.insert(part);
+                        }
+                    }
+                    Err("CONCURRENT_TRANSACTIONS") => {
+                        // The previous transaction is still completing: retry after backoff.
+                        if let Some(tx) = self.producers[p].txn.as_mut() {
+                            tx.adding.insert(part, now + backoff);
+                        }
+                    }
+                    Err(e) => {
+                        // Fenced: fatal. The partition's batches fail; EndTxn will be fenced too.
+                        let ids: Vec<u64> = self.producers[p].batches.iter().filter(|(_, b)| b.part == part).map(|(k, _)| *k).collect();
+                        for id in ids {
+                            self.fail_batch(p, id, e, "AddPartitionsToTxn was fenced", true);
+                        }
+                    }
+                }
+                self.producer_poll(p);
+            }
             Body::EndTxnResp { res, .. } => {
                 self.on_end_txn_resp(p, res);
                 self.producer_poll(p);
@@ -2486,6 +2527,25 @@ impl Sim {
                     // guaranteeMessageOrder: the partition is muted while a batch is in flight.
                     break;
                 }
+                // R-H4: in a transaction, nothing is produced to a partition before the
+                // coordinator has added it (AddPartitionsToTxn answered).
+                if let Some(tx) = &pr.txn {
+                    if !tx.added.contains(&part) {
+                        if tx.adding.get(&part).map(|&t| t <= now).unwrap_or(true) && pr.init == Init::Ready {
+                            let recs = b.recs.clone();
+                            let (txn, inst, epoch) = (cfg.transactional_id.clone().unwrap_or_default(), pr.inst, pr.epoch);
+                            if let Some(tx) = self.producers[p].txn.as_mut() {
+                                tx.adding.insert(part, Time::MAX);
+                            }
+                            self.send(Node::Producer(p, inst), Node::TxnCoord, Body::AddPartitions { txn, epoch, part, recs });
+                        } else if let Some(&t) = tx.adding.get(&part) {
+                            if t != Time::MAX {
+                                note(t);
+                            }
+                        }
+                        break;
+                    }
+                }
                 let Some(leader) = pr.meta[part] else {
                     self.producers[p].meta_wanted = true;
                     break;
@@ -2586,15 +2646,6 @@ impl Sim {
             pr.parts[part].inflight.insert((s, bid));
         }
         let in_txn = pr.txn.is_some();
-        if in_txn {
-            // AddPartitionsToTxn goes out before the produce (sent with every record, so the
-            // coordinator can name the records in its trace).
-            let (txn, inst) = (cfg.transactional_id.clone().unwrap_or_default(), pr.inst);
-            for &r in &recs {
-                self.send(Node::Producer(p, inst), Node::TxnCoord, Body::AddPartitions { txn: txn.clone(), epoch, part, rec: r });
-            }
-        }
-        let pr = &mut self.producers[p];
         let entries: Vec<Entry> = recs
             .iter()
             .map(|&r| Entry {
@@ -2759,8 +2810,16 @@ impl Sim {
         let commit = table.transaction.as_deref().map(|x| x == "commit");
         if commit.is_some() && self.producers[p].txn.is_none() {
             // beginTransaction()
-            self.producers[p].txn =
-                Some(TxnRun { table: t, parts: BTreeSet::new(), recs: Vec::new(), failed: false, ending: None, end_sent: false });
+            self.producers[p].txn = Some(TxnRun {
+                table: t,
+                parts: BTreeSet::new(),
+                recs: Vec::new(),
+                failed: false,
+                ending: None,
+                end_sent: false,
+                added: BTreeSet::new(),
+                adding: BTreeMap::new(),
+            });
             let name = self.producers[p].cfg.name.clone();
             tr!(self, "{name}: beginTransaction()");
         }

@@ -19,6 +19,8 @@ struct Case {
     faults: Vec<(u32, &'static str, u32, u32)>,
     seed: u64,
     consumer: Option<(&'static str, &'static str)>,
+    /// A transactional producer, and whether its table commits.
+    txn: Option<bool>,
 }
 
 fn to_toml(c: &Case) -> String {
@@ -29,7 +31,15 @@ fn to_toml(c: &Case) -> String {
     if let Some(i) = c.idempotence {
         s.push_str(&format!("\"enable.idempotence\" = {i}\n"));
     }
-    s.push_str(&format!("[[send]]\ncount = {}\nevery_ms = {}\n", c.records, c.every_ms));
+    if c.txn.is_some() {
+        s.push_str("\"transactional.id\" = \"tx-1\"\n\"transaction.timeout.ms\" = 15000\n");
+    }
+    let txn_line = match c.txn {
+        Some(true) => "transaction = \"commit\"\n",
+        Some(false) => "transaction = \"abort\"\n",
+        None => "",
+    };
+    s.push_str(&format!("[[send]]\ncount = {}\nevery_ms = {}\n{txn_line}", c.records, c.every_ms));
     if let Some((commit, sink)) = c.consumer {
         let auto = commit == "auto";
         s.push_str(&format!("[consumer]\n\"group.id\" = \"g\"\n\"enable.auto.commit\" = {auto}\n\"auto.offset.reset\" = \"earliest\"\ncommit = \"{commit}\"\nsink = \"{sink}\"\n"));
@@ -40,7 +50,10 @@ fn to_toml(c: &Case) -> String {
             "slow-follower" => s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"slow-follower\"\ntarget = \"b{b}\"\nduration_ms = {}\n", dur.max(1))),
             "isolate-broker" => s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"isolate-broker\"\ntarget = \"b{b}\"\n[[fault]]\nat_ms = {}\ndo = \"heal\"\ntarget = \"b{b}\"\n", at + dur)),
             "drop-response" => s.push_str("[[fault]]\non = \"request\"\nrecord = \"r1\"\ndo = \"drop-response\"\n"),
-            "crash-producer" => s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"crash-producer\"\n[[fault]]\nat_ms = {}\ndo = \"restart-producer\"\nresend = \"unanswered\"\n", at + dur)),
+            "crash-producer" => {
+                let resend = if c.txn.is_some() { "none" } else { "unanswered" };
+                s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"crash-producer\"\n[[fault]]\nat_ms = {}\ndo = \"restart-producer\"\nresend = \"{resend}\"\n", at + dur))
+            }
             "crash-consumer" if c.consumer.is_some() => {
                 s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"crash-consumer\"\n[[fault]]\nat_ms = {}\ndo = \"restart-consumer\"\n", at + dur))
             }
@@ -82,33 +95,37 @@ fn any_case() -> impl Strategy<Value = Case> {
         ),
         (
             0u64..(i64::MAX as u64),
+            prop::option::of(any::<bool>()),
             prop::option::of((
                 prop::sample::select(vec!["before-processing", "after-processing", "auto", "in-sink"]),
                 prop::sample::select(vec!["none", "insert", "upsert"]),
             )),
         ),
     )
-        .prop_flat_map(|(version, brokers, acks, idem, in_flight, unclean, partitions, records, every, faults, (seed, consumer))| {
-            (1..=brokers).prop_flat_map(move |rf| {
-                let faults = faults.clone();
-                (1..=rf).prop_map(move |min_isr| Case {
-                    version,
-                    brokers,
-                    rf,
-                    min_isr,
-                    acks,
-                    idempotence: idem,
-                    in_flight,
-                    unclean,
-                    partitions,
-                    records,
-                    every_ms: every,
-                    faults: faults.clone(),
-                    seed,
-                    consumer,
+        .prop_flat_map(
+            |(version, brokers, acks, idem, in_flight, unclean, partitions, records, every, faults, (seed, txn, consumer))| {
+                (1..=brokers).prop_flat_map(move |rf| {
+                    let faults = faults.clone();
+                    (1..=rf).prop_map(move |min_isr| Case {
+                        version,
+                        brokers,
+                        rf,
+                        min_isr,
+                        acks,
+                        idempotence: idem,
+                        in_flight,
+                        unclean,
+                        partitions,
+                        records,
+                        every_ms: every,
+                        faults: faults.clone(),
+                        seed,
+                        consumer,
+                        txn,
+                    })
                 })
-            })
-        })
+            },
+        )
 }
 
 /// A fixed seed keeps CI deterministic; set KLAB_PROPTEST_SEED to explore other cases.

@@ -16,6 +16,10 @@ pub struct TxnRun {
     /// Some(true) once the application called commitTransaction(), Some(false) for abort.
     pub ending: Option<bool>,
     pub end_sent: bool,
+    /// Partitions the coordinator has added, and those being added (with the time to retry
+    /// after CONCURRENT_TRANSACTIONS; `Time::MAX` while a request is out).
+    pub added: BTreeSet<usize>,
+    pub adding: BTreeMap<usize, Time>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,8 +67,9 @@ pub struct TxnMeta {
     pub recs: Vec<RecId>,
     pub started: Time,
     pub timeout: Time,
-    /// Partitions whose marker is not written yet.
-    pub pending_markers: BTreeSet<usize>,
+    /// Partitions whose marker is not written yet: (attempt, broker it was last sent to). A
+    /// retry timer acts only if its attempt is still the current one.
+    pub pending_markers: BTreeMap<usize, (u32, Option<usize>)>,
 }
 
 impl Sim {
@@ -84,6 +89,12 @@ impl Sim {
     /// fences the older instance; its open transaction is aborted first.
     pub(crate) fn txn_init_pid(&mut self, m: &Msg, req: u64, id: &str, timeout_ms: u64) {
         let now = self.now;
+        if self.txn_ids.get(id).map(|t| matches!(t.state, TxnState::PrepareCommit | TxnState::PrepareAbort)).unwrap_or(false) {
+            // R-H3: CONCURRENT_TRANSACTIONS while the last transaction completes; the client
+            // retries (modelled as the request arriving again after the retry backoff).
+            self.push(now + 100 * MS, Ev::Deliver(m.clone()));
+            return;
+        }
         let pid = match self.txn_ids.get(id) {
             Some(meta) => meta.pid,
             None => {
@@ -110,7 +121,7 @@ impl Sim {
             recs: Vec::new(),
             started: now,
             timeout: timeout_ms * MS,
-            pending_markers: BTreeSet::new(),
+            pending_markers: BTreeMap::new(),
         });
         meta.epoch = epoch;
         meta.timeout = timeout_ms * MS;
@@ -123,10 +134,15 @@ impl Sim {
 
     /// AddPartitionsToTxn (R-H4): the coordinator learns the partition; the first one starts
     /// the transaction's timeout clock.
-    pub(crate) fn txn_add_partition(&mut self, id: &str, epoch: i16, part: usize, rec: RecId) {
+    pub(crate) fn txn_add_partition(&mut self, m: &Msg, id: &str, epoch: i16, part: usize, recs: Vec<RecId>) {
         let now = self.now;
         let Some(meta) = self.txn_ids.get(id) else { return };
         if meta.epoch != epoch {
+            self.reply(m, Body::AddPartitionsResp { part, res: Err("ProducerFencedException") });
+            return;
+        }
+        if matches!(meta.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            self.reply(m, Body::AddPartitionsResp { part, res: Err("CONCURRENT_TRANSACTIONS") });
             return;
         }
         if matches!(meta.state, TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort) {
@@ -139,9 +155,10 @@ impl Sim {
         if let Some(meta) = self.txn_ids.get_mut(id) {
             if meta.state == TxnState::Ongoing {
                 meta.parts.insert(part);
-                meta.recs.push(rec);
+                meta.recs.extend(recs);
             }
         }
+        self.reply(m, Body::AddPartitionsResp { part, res: Ok(()) });
     }
 
     /// EndTxn (R-H5): a stale epoch is fenced; otherwise PrepareCommit/PrepareAbort is written,
@@ -184,7 +201,7 @@ impl Sim {
 
     fn txn_send_markers(&mut self, id: &str, commit: bool) {
         let Some(meta) = self.txn_ids.get_mut(id) else { return };
-        meta.pending_markers = meta.parts.clone();
+        meta.pending_markers = meta.parts.iter().map(|&p| (p, (0, None))).collect();
         let parts: Vec<usize> = meta.parts.iter().copied().collect();
         for p in parts {
             self.txn_send_marker(id, p, commit);
@@ -193,22 +210,45 @@ impl Sim {
     }
 
     fn txn_send_marker(&mut self, id: &str, part: usize, commit: bool) {
-        let Some(meta) = self.txn_ids.get(id) else { return };
+        let leader = self.ctrl.parts[part].leader;
+        let Some(meta) = self.txn_ids.get_mut(id) else { return };
         let (pid, epoch) = (meta.pid, meta.epoch);
-        match self.ctrl.parts[part].leader {
+        let Some(slot) = meta.pending_markers.get_mut(&part) else { return };
+        slot.0 += 1;
+        slot.1 = leader;
+        let attempt = slot.0;
+        match leader {
             Some(l) => {
                 self.send(Node::TxnCoord, Node::Broker(l), Body::Marker { txn: id.to_string(), pid, epoch, commit, part });
+                // No answer within the inter-broker request timeout: send it again.
+                self.push(self.now + 30_000 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit, attempt });
             }
             None => {
                 // R-H8: the coordinator retries until a leader takes the marker.
-                self.push(self.now + 100 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit });
+                self.push(self.now + 100 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit, attempt });
             }
         }
     }
 
-    pub(crate) fn txn_marker_retry(&mut self, id: &str, part: usize, commit: bool) {
-        if self.txn_ids.get(id).map(|m| m.pending_markers.contains(&part)).unwrap_or(false) {
+    pub(crate) fn txn_marker_retry(&mut self, id: &str, part: usize, commit: bool, attempt: u32) {
+        if self.txn_ids.get(id).and_then(|m| m.pending_markers.get(&part)).map(|s| s.0 == attempt).unwrap_or(false) {
             self.txn_send_marker(id, part, commit);
+        }
+    }
+
+    /// The connection to a crashed broker broke: markers sent there are retried shortly.
+    pub(crate) fn txn_marker_disconnect(&mut self, broker: usize) {
+        let mut retry = Vec::new();
+        for (id, m) in &self.txn_ids {
+            let commit = m.state == TxnState::PrepareCommit;
+            for (&p, &(attempt, b)) in &m.pending_markers {
+                if b == Some(broker) {
+                    retry.push((id.clone(), p, commit, attempt));
+                }
+            }
+        }
+        for (txn, part, commit, attempt) in retry {
+            self.push(self.now + 100 * MS, Ev::MarkerRetry { txn, part, commit, attempt });
         }
     }
 
@@ -275,8 +315,8 @@ impl Sim {
                 meta.pending_markers.remove(&part);
             }
             self.txn_maybe_complete(id, commit);
-        } else {
-            self.push(self.now + 100 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit });
+        } else if let Some(&(attempt, _)) = self.txn_ids.get(id).and_then(|m| m.pending_markers.get(&part)) {
+            self.push(self.now + 100 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit, attempt });
         }
     }
 
