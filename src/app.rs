@@ -1001,6 +1001,26 @@ impl App {
                 <p class="note">{ "librdkafka-based clients such as confluent-kafka have their own defaults: enable.idempotence is false there unless you set it, so write every setting out rather than rely on the Java defaults. On the consumer side, librdkafka defaults isolation.level to read_committed where the Java client uses read_uncommitted." }</p>
                 <h3>{ "Python: kafka-python" }</h3>
                 <pre>{ kpy }</pre>
+                { for sc.consumers.iter().map(|c| {
+                    let java = format!(
+                        "group.id={}\nisolation.level={}\nenable.auto.commit={}\nauto.commit.interval.ms={}\nauto.offset.reset={}\nmax.poll.records={}\nsession.timeout.ms={}",
+                        c.group_id, if c.read_committed { "read_committed" } else { "read_uncommitted" }, c.enable_auto_commit, c.auto_commit_interval_ms, c.auto_offset_reset, c.max_poll_records, c.session_timeout_ms
+                    );
+                    let confluent = format!(
+                        "Consumer({{\n    'group.id': '{}',\n    'isolation.level': '{}',\n    'enable.auto.commit': {},\n    'auto.offset.reset': '{}',\n}})",
+                        c.group_id, if c.read_committed { "read_committed" } else { "read_uncommitted" }, if c.enable_auto_commit { "True" } else { "False" }, c.auto_offset_reset
+                    );
+                    html! {
+                        <>
+                            <h3>{ format!("Consumer {} (Java client, consumer.properties)", c.name) }</h3>
+                            <pre>{ java }</pre>
+                            <h3>{ "Python: confluent-kafka" }</h3>
+                            <pre>{ confluent }</pre>
+                            <p class="note">{ "isolation.level is written out on purpose: the Java client defaults to read_uncommitted, librdkafka (confluent-kafka) to read_committed, so the same code reads different records unless it says which it wants." }</p>
+                        </>
+                    }
+                }) }
+
                 if p.idempotence {
                     <p class="note">{ "kafka-python supports idempotence only in recent releases (enable_idempotence=True); check yours, or the producer above is not idempotent there." }</p>
                 }

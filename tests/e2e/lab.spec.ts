@@ -170,3 +170,11 @@ test('an aborted transaction is aborted-read for read_uncommitted and aborted fo
   await page.getByRole('button', { name: 'r1', exact: true }).click();
   await expect(page.getByRole('list', { name: 'Why chain' })).toContainText('ABORT marker');
 });
+
+test('copy as code writes out the consumer settings, isolation level included', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Transaction: aborted, read_committed skips it');
+  await page.getByText('Copy as code').click();
+  await expect(page.locator('details.panel')).toContainText('isolation.level=read_committed');
+  await expect(page.locator('details.panel')).toContainText("'isolation.level': 'read_committed'");
+});
