@@ -3473,8 +3473,8 @@ fn rec_list(recs: &[crate::sim::RecInfo], ids: &[RecId]) -> String {
     s
 }
 
-/// Control batches (markers) are not produced by this milestone's engine; the enum exists so
-/// logs and reports already speak of them.
+/// How a control batch (a transaction marker) is written in logs and reports.
+
 pub fn marker_name(c: Control) -> &'static str {
     match c {
         Control::Commit => "COMMIT",
