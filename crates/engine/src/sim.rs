@@ -575,10 +575,10 @@ impl Sim {
     /// Builds the initial state of a scenario: a settled cluster at t=0 with the first replica
     /// of every partition leading in epoch 0 and all replicas in sync.
     pub fn new(sc: Scenario, trace: bool) -> Result<Sim, SimError> {
-        // Transactions are the next milestone: refuse what needs them, clearly.
+        // Parts of transactions that are not built yet: refuse them, clearly.
         if let Some(i) = sc.consumers.iter().position(|c| c.commit == "transaction" || c.output_topic.is_some()) {
             return Err(SimError::Unsupported(format!(
-                "consumer[{i}]: read-process-write (commit = \"transaction\", output_topic) needs transactions, the next engine milestone"
+                "consumer[{i}]: read-process-write (commit = \"transaction\", output_topic, sendOffsetsToTransaction) is not built yet"
             )));
         }
         if let Some(i) = sc.faults.iter().position(|f| {
@@ -589,10 +589,12 @@ impl Sim {
             )));
         }
         if let Some(i) = sc.faults.iter().position(|f| f.action == Action::StartZombie) {
-            return Err(SimError::Unsupported(format!("fault[{i}]: start-zombie needs transactions, the next engine milestone")));
+            return Err(SimError::Unsupported(format!("fault[{i}]: start-zombie (zombie producers) is not built yet")));
         }
         if let Some(i) = sc.faults.iter().position(|f| f.target.as_deref() == Some("coordinator")) {
-            return Err(SimError::Unsupported(format!("fault[{i}]: the transaction coordinator is the next engine milestone")));
+            return Err(SimError::Unsupported(format!(
+                "fault[{i}]: the transaction coordinator cannot be targeted yet (its failover is not built)"
+            )));
         }
         let nb = sc.cluster.brokers;
         let mut parts = Vec::new();
@@ -2329,7 +2331,8 @@ impl Sim {
             r.status = RecStatus::InFlight;
             r.instance = inst;
         }
-        // In a transaction: the partition is added to it first (AddPartitionsToTxn, R-H4).
+        // In a transaction the client remembers its partitions and records; AddPartitionsToTxn
+        // goes out when a batch is drained (`producer_poll`, R-H4).
         if let Some(tx) = self.producers[p].txn.as_mut() {
             tx.parts.insert(part);
             tx.recs.push(rec);
