@@ -163,6 +163,10 @@ impl Report {
             }
         }
         for (i, r) in sim.recs.iter().enumerate() {
+            if r.output_of.is_some() {
+                // Read-process-write outputs are counted on their input record.
+                continue;
+            }
             let id = i as u32;
             let part = &sim.parts[r.part];
             let pr = &sim.producers[r.producer];
@@ -215,29 +219,39 @@ impl Report {
                     "upsert" => u32::from(g.upserts.values().any(|&x| x == id)),
                     _ => 0,
                 };
-                let effect = if g.sink == "none" { processed } else { sink_rows };
+                // With output_topic the effect is the output's committed copies; a copy still in
+                // an open transaction (or above the high watermark) is pending.
+                let output = sim.output_for(gi, id);
+                let outputs = output.map(|o| effective.get(&o).copied().unwrap_or(0)).unwrap_or(0);
+                let output_pending = output
+                    .map(|o| {
+                        let oi = &sim.recs[o as usize];
+                        open_copies.get(&o).copied().unwrap_or(0) > 0
+                            || above_hw.get(&o).copied().unwrap_or(false)
+                            || (oi.status == RecStatus::InFlight && sim.producers[oi.producer].alive)
+                    })
+                    .unwrap_or(false);
+                let effect = if output.is_some() {
+                    outputs
+                } else if g.sink == "none" {
+                    processed
+                } else {
+                    sink_rows
+                };
                 let committed_offset = if sim.consumers.iter().any(|cs| cs.group == gi && cs.cfg.commit == "in-sink") {
                     g.sink_offsets.get(&r.part).copied().unwrap_or(0)
                 } else {
                     g.committed.get(&r.part).copied().unwrap_or(0)
                 };
                 let unread = processed == 0 && offsets.get(&id).map(|v| v.iter().any(|&o| o >= committed_offset)).unwrap_or(false);
-                let fate = fate_for(effect, base_pending || unread, processed);
+                let fate = fate_for(effect, base_pending || unread || output_pending, processed);
                 let members = sim
                     .consumers
                     .iter()
                     .filter(|cs| cs.group == gi)
                     .map(|cs| (cs.cfg.name.clone(), sim.processed_by(cs, id)))
                     .collect::<BTreeMap<String, u32>>();
-                per_group.push(GroupFate {
-                    group: g.name.clone(),
-                    processed,
-                    sink_rows,
-                    outputs: 0,
-                    fate: fate.to_string(),
-                    members,
-                    effect,
-                });
+                per_group.push(GroupFate { group: g.name.clone(), processed, sink_rows, outputs, fate: fate.to_string(), members, effect });
             }
             let (fate, effect) =
                 match per_group.iter().min_by_key(|g| crate::scenario::FATES.iter().position(|f| *f == g.fate).unwrap_or(99)) {
@@ -246,6 +260,7 @@ impl Report {
                 };
             let processed: u32 = per_group.iter().map(|g| g.processed).sum();
             let sink_rows: u32 = per_group.iter().map(|g| g.sink_rows).sum();
+            let outputs: u32 = per_group.iter().map(|g| g.outputs).sum();
             let mut why = r.why.clone();
             if r.why_dropped > 0 {
                 why.insert(crate::sim::WHY_MAX / 2, format!("… {} more step(s) …", r.why_dropped));
@@ -260,7 +275,7 @@ impl Report {
                 transaction: txn_status.get(&id).map(|(st, _)| st.to_string()),
                 processed,
                 sink_rows,
-                outputs: 0,
+                outputs,
                 fate: fate.to_string(),
                 why,
                 consumers: if per_group.len() > 1 { Some(per_group) } else { None },

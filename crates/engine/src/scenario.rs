@@ -148,6 +148,9 @@ pub struct ConsumerCfg {
     pub topics: Option<Vec<String>>,
     pub output_topic: Option<String>,
     pub transactional_id: Option<String>,
+    /// Read-process-write: the application's own transactional producer (the consumer table's
+    /// `producer = { ... }`, with its `transactional.id`).
+    pub producer: Option<ProducerCfg>,
     pub processing_ms: u64,
     pub at_ms: Option<u64>,
 }
@@ -570,7 +573,7 @@ impl Scenario {
         let several_c = consumer_values.len() > 1;
         let mut consumers = Vec::new();
         for (path, v) in &consumer_values {
-            consumers.push(parse_consumer(path, v, version, several_c, &topics)?);
+            consumers.push(parse_consumer(path, v, version, several_c, &topics, &cluster, &mut notes)?);
         }
 
         let mut sends = Vec::new();
@@ -982,7 +985,15 @@ fn parse_producer(
     })
 }
 
-fn parse_consumer(path: &str, v: &Value, version: Version, several: bool, topics: &[TopicCfg]) -> Result<ConsumerCfg, ScenarioError> {
+fn parse_consumer(
+    path: &str,
+    v: &Value,
+    version: Version,
+    several: bool,
+    topics: &[TopicCfg],
+    cluster: &ClusterCfg,
+    notes: &mut Vec<String>,
+) -> Result<ConsumerCfg, ScenarioError> {
     let mut t = Table::new(path, v)?;
     let name = match t.str("name")? {
         Some(n) => n,
@@ -1037,9 +1048,48 @@ fn parse_consumer(path: &str, v: &Value, version: Version, several: bool, topics
     if commit == "transaction" && (output_topic.is_none() || transactional_id.is_none()) {
         return err(t.key("commit"), "commit = \"transaction\" needs output_topic and \"transactional.id\" in the consumer table");
     }
+    if commit != "transaction" && output_topic.is_some() {
+        return err(t.key("output_topic"), "output_topic is written by read-process-write: it needs commit = \"transaction\"");
+    }
+    if let Some(o) = &output_topic {
+        if !topics.iter().any(|x| &x.name == o) {
+            return err(t.key("output_topic"), format!("topic \"{o}\" is not declared: add a [[topic]] table for it"));
+        }
+        if ctopics.as_ref().map(|ts| ts.contains(o)).unwrap_or(false) {
+            return err(t.key("output_topic"), format!("topic \"{o}\" is both read and written by this consumer"));
+        }
+    }
     let processing_ms = t.u64("processing_ms")?.unwrap_or(1);
     let at_ms = t.u64("at_ms")?;
-    let _producer = t.get("producer");
+    let producer_path = t.key("producer");
+    let producer_value = t.get("producer").cloned();
+    let producer = match (&transactional_id, commit.as_str()) {
+        (Some(id), "transaction") => {
+            // The application's producer: the sub-table's configs, with this table's
+            // transactional.id, validated like any producer (a transactional.id with acks=1 is
+            // Kafka's ConfigException).
+            let mut pt = match producer_value {
+                None => toml::value::Table::new(),
+                Some(Value::Table(pt)) => pt,
+                Some(o) => return err(producer_path, format!("expected a table of producer configs, found {}", o.type_str())),
+            };
+            if pt.contains_key("transactional.id") || pt.contains_key("name") {
+                return err(
+                    producer_path,
+                    "the producer of a read-process-write consumer takes its name and \"transactional.id\" from the consumer table",
+                );
+            }
+            pt.insert("transactional.id".into(), Value::String(id.clone()));
+            pt.insert("name".into(), Value::String(format!("{name}.producer")));
+            Some(parse_producer(&producer_path, &Value::Table(pt), version, false, cluster, notes)?)
+        }
+        _ => {
+            if producer_value.is_some() {
+                return err(producer_path, "a consumer's producer configs apply only to read-process-write (commit = \"transaction\")");
+            }
+            None
+        }
+    };
     t.finish()?;
     Ok(ConsumerCfg {
         name,
@@ -1056,6 +1106,7 @@ fn parse_consumer(path: &str, v: &Value, version: Version, several: bool, topics
         topics: ctopics,
         output_topic,
         transactional_id,
+        producer,
         processing_ms,
         at_ms,
     })

@@ -200,6 +200,7 @@ pub enum Body {
     },
     OffsetCommitResp {
         req: u64,
+        res: Result<(), &'static str>,
     },
     TxnInitPid {
         req: u64,
@@ -243,6 +244,34 @@ pub enum Body {
     Disconnect {
         broker: usize,
     },
+    /// AddOffsetsToTxn: the group's offsets partition joins the transaction (R-L5).
+    AddOffsets {
+        txn: String,
+        epoch: i16,
+        group: usize,
+        inputs: Vec<RecId>,
+    },
+    AddOffsetsResp {
+        res: Result<(), &'static str>,
+    },
+    /// TxnOffsetCommit to the group coordinator: offsets pending until the marker (R-L5).
+    TxnOffsetCommit {
+        pid: i64,
+        group: usize,
+        consumer: usize,
+        generation: u32,
+        offsets: Vec<(usize, u64)>,
+    },
+    TxnOffsetCommitResp {
+        res: Result<(), &'static str>,
+    },
+    /// The transaction marker for a group's pending offsets (`__consumer_offsets`).
+    GroupMarker {
+        txn: String,
+        pid: i64,
+        commit: bool,
+        group: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -274,6 +303,7 @@ enum Ev {
     ConsumerPoll { c: usize, inst: u32 },
     ConsumerProcess { c: usize, inst: u32 },
     ConsumerSessionExpire { c: usize, inst: u32 },
+    PollIntervalCheck { c: usize, inst: u32, polled_at: Time },
     MarkerRetry { txn: String, part: usize, commit: bool, attempt: u32 },
     TxnTimeoutCheck,
     Fault { idx: usize },
@@ -389,6 +419,8 @@ pub struct RecInfo {
     pub why_dropped: usize,
     /// Its transaction ended in an abort (the application aborted, or it was fenced).
     pub txn_aborted: bool,
+    /// Read-process-write: the input record this output record is written for.
+    pub output_of: Option<RecId>,
 }
 
 #[derive(Clone, Debug)]
@@ -455,6 +487,39 @@ pub struct Producer {
     wake: Option<Time>,
     paused: Vec<usize>,
     pub txn: Option<TxnRun>,
+    /// Read-process-write: the consumer whose application owns this producer.
+    pub app_of: Option<usize>,
+}
+
+impl Producer {
+    fn new(cfg: &ProducerCfg, np: usize, nb: usize, app_of: Option<usize>) -> Producer {
+        Producer {
+            cfg: std::rc::Rc::new(cfg.clone()),
+            alive: true,
+            crashed: false,
+            closing: false,
+            closed: false,
+            inst: 0,
+            pid: -1,
+            epoch: -1,
+            init: if cfg.idempotence { Init::Needed } else { Init::Ready },
+            bump: false,
+            meta: vec![None; np],
+            meta_req: None,
+            meta_wanted: true,
+            rr: 0,
+            parts: vec![PPart { last_acked: -1, ..Default::default() }; np],
+            batches: BTreeMap::new(),
+            reqs: BTreeMap::new(),
+            inflight_to: vec![0; nb],
+            backoff_until: vec![0; nb],
+            reconnects: vec![0; nb],
+            wake: None,
+            paused: Vec::new(),
+            txn: None,
+            app_of,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -560,6 +625,8 @@ pub struct Sim {
     pub consumers: Vec<Consumer>,
     pub groups: Vec<Group>,
     consumer_topics: Vec<Vec<usize>>,
+    /// Read-process-write output records: (input record, output topic) -> output record.
+    out_rec: BTreeMap<(RecId, usize), RecId>,
     /// The transaction coordinator's metadata per transactional.id.
     pub txn_ids: BTreeMap<String, TxnMeta>,
     txn_violation: Option<String>,
@@ -576,11 +643,6 @@ impl Sim {
     /// of every partition leading in epoch 0 and all replicas in sync.
     pub fn new(sc: Scenario, trace: bool) -> Result<Sim, SimError> {
         // Parts of transactions that are not built yet: refuse them, clearly.
-        if let Some(i) = sc.consumers.iter().position(|c| c.commit == "transaction" || c.output_topic.is_some()) {
-            return Err(SimError::Unsupported(format!(
-                "consumer[{i}]: read-process-write (commit = \"transaction\", output_topic, sendOffsetsToTransaction) is not built yet"
-            )));
-        }
         if let Some(i) = sc.faults.iter().position(|f| {
             f.action == Action::RestartProducer && f.resend_unanswered && sc.producers.iter().any(|p| p.transactional_id.is_some())
         }) {
@@ -650,40 +712,47 @@ impl Sim {
                     why: Vec::new(),
                     why_dropped: 0,
                     txn_aborted: false,
+                    output_of: None,
                 });
             }
         }
         let np = parts.len();
-        let producers = sc
-            .producers
-            .iter()
-            .map(|cfg| Producer {
-                cfg: std::rc::Rc::new(cfg.clone()),
-                alive: true,
-                crashed: false,
-                closing: false,
-                closed: false,
-                inst: 0,
-                pid: -1,
-                epoch: -1,
-                init: if cfg.idempotence { Init::Needed } else { Init::Ready },
-                bump: false,
-                meta: vec![None; np],
-                meta_req: None,
-                meta_wanted: true,
-                rr: 0,
-                parts: vec![PPart { last_acked: -1, ..Default::default() }; np],
-                batches: BTreeMap::new(),
-                reqs: BTreeMap::new(),
-                inflight_to: vec![0; nb],
-                backoff_until: vec![0; nb],
-                reconnects: vec![0; nb],
-
-                wake: None,
-                paused: Vec::new(),
-                txn: None,
-            })
-            .collect();
+        let mut producers: Vec<Producer> = sc.producers.iter().map(|cfg| Producer::new(cfg, np, nb, None)).collect();
+        // Read-process-write: each such consumer's application has its own transactional
+        // producer, and each input record it may read has one output record ("x1->out").
+        let consumer_topics: Vec<Vec<usize>> = sc.consumers.iter().map(|c| consumer::subscription(&sc, c)).collect();
+        let mut out_rec = BTreeMap::new();
+        let n_inputs = recs.len();
+        let keys: Vec<(String, u32)> = sc.sends.iter().flat_map(|s| s.records.iter().map(|r| (r.key.clone(), r.size_bytes))).collect();
+        for (ci, c) in sc.consumers.iter().enumerate() {
+            let (Some(pc), Some(out)) = (&c.producer, &c.output_topic) else { continue };
+            let pidx = producers.len();
+            producers.push(Producer::new(pc, np, nb, Some(ci)));
+            let ot = sc.topic_index(out).expect("output topic validated");
+            for r in 0..n_inputs {
+                if !consumer_topics[ci].contains(&parts[recs[r].part].topic) || out_rec.contains_key(&(r as RecId, ot)) {
+                    continue;
+                }
+                let (key, size) = &keys[r];
+                let pi = partition_for_key(key, sc.topics[ot].partitions);
+                let part = parts.iter().position(|p| p.topic == ot && p.index == pi).unwrap_or(0);
+                out_rec.insert((r as RecId, ot), recs.len() as RecId);
+                let id = format!("{}->{out}", recs[r].id);
+                recs.push(RecInfo {
+                    id,
+                    part,
+                    producer: pidx,
+                    size: *size,
+                    send_order: None,
+                    status: RecStatus::NotSent,
+                    instance: 0,
+                    why: Vec::new(),
+                    why_dropped: 0,
+                    txn_aborted: false,
+                    output_of: Some(r as RecId),
+                });
+            }
+        }
         let seed = sc.seed;
         let notes = sc.notes.clone();
         let nt = sc.sends.len();
@@ -719,7 +788,8 @@ impl Sim {
             faults_log: Vec::new(),
             consumers: Vec::new(),
             groups: Vec::new(),
-            consumer_topics: Vec::new(),
+            consumer_topics,
+            out_rec,
             txn_ids: BTreeMap::new(),
             txn_violation: None,
         };
@@ -993,6 +1063,7 @@ impl Sim {
             Ev::ConsumerPoll { c, inst } => self.consumer_poll(c, inst),
             Ev::ConsumerProcess { c, inst } => self.consumer_process(c, inst),
             Ev::ConsumerSessionExpire { c, inst } => self.consumer_session_expire(c, inst),
+            Ev::PollIntervalCheck { c, inst, polled_at } => self.poll_interval_check(c, inst, polled_at),
             Ev::MarkerRetry { txn, part, commit, attempt } => self.txn_marker_retry(&txn, part, commit, attempt),
             Ev::TxnTimeoutCheck => self.txn_timeout_check(),
             Ev::Fault { idx } => self.apply_fault(idx, None),
@@ -1025,22 +1096,26 @@ impl Sim {
                 Body::TxnInitPid { req, txn, timeout_ms } => self.txn_init_pid(&m, req, &txn, timeout_ms),
                 Body::AddPartitions { txn, epoch, part, recs } => self.txn_add_partition(&m, &txn, epoch, part, recs),
                 Body::EndTxn { req, txn, epoch, commit, .. } => self.txn_end(&m, req, &txn, epoch, commit),
+                Body::AddOffsets { txn, epoch, group, inputs } => self.txn_add_offsets(&m, &txn, epoch, group, inputs),
                 Body::MarkerResp { txn, part, commit, ok } => self.on_marker_resp(&txn, part, commit, ok),
                 Body::Disconnect { broker } => self.txn_marker_disconnect(broker),
                 _ => {}
             },
-            Node::Group => {
-                if let Body::OffsetCommit { req, group, generation, offsets } = m.body.clone() {
-                    self.on_offset_commit(&m, req, group, generation, offsets);
+            Node::Group => match m.body.clone() {
+                Body::OffsetCommit { req, group, generation, offsets } => self.on_offset_commit(&m, req, group, generation, offsets),
+                Body::TxnOffsetCommit { pid, group, consumer, generation, offsets } => {
+                    self.on_txn_offset_commit(&m, pid, group, consumer, generation, offsets)
                 }
-            }
+                Body::GroupMarker { txn, pid, commit, group } => self.on_group_marker(&m, &txn, pid, commit, group),
+                _ => {}
+            },
             Node::Consumer(c, inst) => {
                 if self.consumers[c].inst != inst || !self.consumers[c].alive {
                     return;
                 }
                 match m.body {
                     Body::CFetchResp { part, res } => self.on_consumer_fetch_resp(c, part, res),
-                    Body::OffsetCommitResp { req } => self.on_offset_commit_resp(c, req),
+                    Body::OffsetCommitResp { req, res } => self.on_offset_commit_resp(c, req, res),
                     Body::Disconnect { .. } => {
                         let parts: Vec<usize> = self.consumers[c].assigned.clone();
                         for p in parts {
@@ -2146,6 +2221,14 @@ impl Sim {
                 self.on_end_txn_resp(p, res);
                 self.producer_poll(p);
             }
+            Body::AddOffsetsResp { res } => {
+                self.on_add_offsets_resp(p, res);
+                self.producer_poll(p);
+            }
+            Body::TxnOffsetCommitResp { res } => {
+                self.on_txn_offset_commit_resp(p, res);
+                self.producer_poll(p);
+            }
             Body::MetaResp { req, leaders } => {
                 let pr = &mut self.producers[p];
                 if pr.meta_req.map(|(r, _, _)| r == req).unwrap_or(false) {
@@ -2490,7 +2573,7 @@ impl Sim {
         }
 
         // Drain.
-        let mut wake: Option<Time> = None;
+        let mut wake: Option<Time> = self.txn_poll_offsets(p);
         let mut note = |t: Time| wake = Some(wake.map_or(t, |w: Time| w.min(t)));
         let nparts = self.producers[p].parts.len();
         for part in 0..nparts {
@@ -2603,7 +2686,7 @@ impl Sim {
         self.txn_try_end(p);
         // A closing producer whose buffers are empty is closed.
         let pr = &self.producers[p];
-        if pr.closing && pr.batches.is_empty() {
+        if pr.closing && pr.batches.is_empty() && pr.txn.is_none() {
             self.producers[p].alive = false;
             self.producers[p].closed = true;
             tr!(self, "{name}: closed");
@@ -2755,6 +2838,25 @@ impl Sim {
         pr.wake = None;
     }
 
+    /// Graceful close(): flush what is buffered; an open transaction is aborted (the sender
+    /// thread's "Aborting incomplete transaction due to shutdown").
+    fn producer_close(&mut self, p: usize) {
+        if !self.producers[p].alive {
+            return;
+        }
+        self.producers[p].closing = true;
+        if let Some(tx) = self.producers[p].txn.as_mut() {
+            if tx.ending.is_none() {
+                tx.ending = Some(false);
+                tx.offsets = OffsetsStep::None;
+                let name = self.producers[p].cfg.name.clone();
+                tr!(self, "{name}: close() aborts the open transaction");
+                self.txn_abort_undrained(p);
+            }
+        }
+        self.producer_poll(p);
+    }
+
     fn producer_restart(&mut self, p: usize, resend: bool) {
         if self.producers[p].alive || self.producers[p].closed {
             return;
@@ -2765,7 +2867,11 @@ impl Sim {
         pr.crashed = false;
         let inst = pr.inst;
         let name = pr.cfg.name.clone();
-        tr!(self, "{name} restarts (a new instance: a new producer id if idempotent)");
+        if pr.cfg.transactional_id.is_some() {
+            tr!(self, "{name} restarts (a new instance: initTransactions() with the same transactional.id)");
+        } else {
+            tr!(self, "{name} restarts (a new instance: a new producer id if idempotent)");
+        }
         if resend {
             let again: Vec<RecId> = (0..self.recs.len() as RecId)
                 .filter(|&r| {
@@ -2813,16 +2919,7 @@ impl Sim {
         let commit = table.transaction.as_deref().map(|x| x == "commit");
         if commit.is_some() && self.producers[p].txn.is_none() {
             // beginTransaction()
-            self.producers[p].txn = Some(TxnRun {
-                table: t,
-                parts: BTreeSet::new(),
-                recs: Vec::new(),
-                failed: false,
-                ending: None,
-                end_sent: false,
-                added: BTreeSet::new(),
-                adding: BTreeMap::new(),
-            });
+            self.producers[p].txn = Some(TxnRun::new(Some(t)));
             let name = self.producers[p].cfg.name.clone();
             tr!(self, "{name}: beginTransaction()");
         }
@@ -2838,6 +2935,9 @@ impl Sim {
             }
             let name = self.producers[p].cfg.name.clone();
             tr!(self, "{name}: {}", if c { "commitTransaction() (flushing first)" } else { "abortTransaction()" });
+            if !c {
+                self.txn_abort_undrained(p);
+            }
             self.producer_poll(p);
         } else {
             self.tables[t].done = true;
@@ -3094,10 +3194,7 @@ impl Sim {
                 let p = self.resolve_producer(&f, h);
                 tr!(self, "{said}: close() flushes, then closes");
                 self.faults_log.push((self.now, said));
-                if self.producers[p].alive {
-                    self.producers[p].closing = true;
-                    self.producer_poll(p);
-                }
+                self.producer_close(p);
             }
             Action::CrashConsumer | Action::RestartConsumer | Action::CloseConsumer => {
                 let c = match (&f.target, h.and_then(|h| h.consumer)) {
@@ -3643,4 +3740,4 @@ impl Sim {
 }
 
 mod txn;
-pub use txn::{TxnMeta, TxnRun, TxnState};
+pub use txn::{OffsetsStep, TxnMeta, TxnRun, TxnState};

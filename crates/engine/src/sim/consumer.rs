@@ -21,6 +21,9 @@ pub(crate) enum CPhase {
     CommitThenProcess,
     Processing,
     CommitThenPoll,
+    /// Read-process-write: sendOffsetsToTransaction() and commitTransaction() (or the abort)
+    /// have not returned yet.
+    EndingTxn,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +45,18 @@ pub struct Consumer {
     commit_pending: Option<u64>,
     /// Rows of the current poll, not yet written (in-sink: one database transaction per poll).
     uncommitted_rows: Vec<RecId>,
+    /// Read-process-write: the application's transactional producer.
+    pub producer: Option<usize>,
+    /// The input records of the current read-process-write transaction.
+    pub(crate) txn_inputs: Vec<(usize, u64, RecId)>,
+    /// The group generation this member last joined, and whether it is still a member (it
+    /// is removed when it misses max.poll.interval.ms).
+    pub generation: u32,
+    pub member: bool,
+    /// Newly assigned partitions whose committed offset is still to be fetched (OffsetFetch
+    /// with requireStable, R-L4).
+    fetch_needed: BTreeSet<usize>,
+    last_poll: Time,
 }
 
 /// A consumer group: its committed offsets and the external database its members write to.
@@ -58,12 +73,29 @@ pub struct Group {
     pub sink_offsets: BTreeMap<usize, u64>,
     pub processed: BTreeMap<RecId, u32>,
     pub sink: String,
+    /// Transactional offset commits waiting for their transaction's marker, per producer id.
+    pub pending: BTreeMap<i64, Vec<(usize, u64)>>,
+}
+
+/// The topics a consumer subscribes to: its `topics`, else every topic the sends write to
+/// except the scenario's output topics.
+pub(crate) fn subscription(sc: &Scenario, cfg: &ConsumerCfg) -> Vec<usize> {
+    match &cfg.topics {
+        Some(ts) => ts.iter().filter_map(|t| sc.topic_index(t)).collect(),
+        None => {
+            let outputs: Vec<&String> = sc.consumers.iter().filter_map(|c| c.output_topic.as_ref()).collect();
+            let mut v: Vec<usize> = sc.sends.iter().flat_map(|s| s.records.iter().map(|r| r.topic)).collect();
+            v.sort();
+            v.dedup();
+            v.retain(|t| !outputs.contains(&&sc.topics[*t].name));
+            v
+        }
+    }
 }
 
 impl Sim {
     pub(crate) fn init_consumers(&mut self) {
         let cfgs: Vec<ConsumerCfg> = self.sc.consumers.clone();
-        let output_topics: Vec<String> = cfgs.iter().filter_map(|c| c.output_topic.clone()).collect();
         for (i, cfg) in cfgs.into_iter().enumerate() {
             let group = match self.groups.iter().position(|g| g.name == cfg.group_id) {
                 Some(g) => g,
@@ -72,19 +104,8 @@ impl Sim {
                     self.groups.len() - 1
                 }
             };
-            // Default subscription: every topic the sends write to, except output topics.
-            let topics: Vec<usize> = match &cfg.topics {
-                Some(ts) => ts.iter().filter_map(|t| self.sc.topic_index(t)).collect(),
-                None => {
-                    let mut v: Vec<usize> = self.sc.sends.iter().flat_map(|s| s.records.iter().map(|r| r.topic)).collect();
-                    v.sort();
-                    v.dedup();
-                    v.retain(|t| !output_topics.contains(&self.sc.topics[*t].name));
-                    v
-                }
-            };
             let at = cfg.at_ms.unwrap_or(0) * MS;
-            self.consumer_topics.push(topics);
+            let producer = self.producers.iter().position(|p| p.app_of == Some(i));
             self.consumers.push(Consumer {
                 cfg: std::rc::Rc::new(cfg),
                 alive: false,
@@ -102,6 +123,12 @@ impl Sim {
                 last_auto: at,
                 commit_pending: None,
                 uncommitted_rows: Vec::new(),
+                producer,
+                txn_inputs: Vec::new(),
+                generation: 0,
+                member: false,
+                fetch_needed: BTreeSet::new(),
+                last_poll: 0,
             });
             self.push(at, Ev::ConsumerStart { c: i });
         }
@@ -117,6 +144,7 @@ impl Sim {
         cs.started = true;
         cs.phase = CPhase::Idle;
         cs.last_auto = self.now;
+        cs.member = true;
         let g = cs.group;
         let name = cs.cfg.name.clone();
         tr!(self, "consumer {name} joins group {}", self.groups[g].name);
@@ -162,14 +190,20 @@ impl Sim {
                 parts.iter().map(|&p| self.parts[p].name.clone()).collect::<Vec<_>>().join(", ")
             );
             let mut pos = BTreeMap::new();
+            let mut fetch = BTreeSet::new();
             for &p in &parts {
                 let kept = self.consumers[m].position.get(&p).copied().filter(|_| self.consumers[m].assigned.contains(&p));
-                let start = kept.unwrap_or_else(|| self.start_offset(m, p));
-                pos.insert(p, start);
+                if kept.is_none() || self.consumers[m].fetch_needed.contains(&p) {
+                    // The member fetches the committed offset before its next fetch.
+                    fetch.insert(p);
+                }
+                pos.insert(p, kept.unwrap_or_else(|| self.start_offset(m, p)));
             }
             let cs = &mut self.consumers[m];
             cs.assigned = parts;
             cs.position = pos;
+            cs.fetch_needed = fetch;
+            cs.generation = gen;
             if cs.phase == CPhase::Idle {
                 let inst = cs.inst;
                 self.push(self.now, Ev::ConsumerPoll { c: m, inst });
@@ -195,6 +229,41 @@ impl Sim {
         if !cs.alive || cs.inst != inst || cs.phase != CPhase::Idle {
             return;
         }
+        // Read-process-write: initTransactions() returns before the first poll().
+        if let Some(pp) = cs.producer {
+            if self.producers[pp].init != Init::Ready {
+                self.push(self.now + 10 * MS, Ev::ConsumerPoll { c, inst });
+                return;
+            }
+        }
+        let g = cs.group;
+        if !cs.member {
+            // Removed from the group (max.poll.interval.ms): poll() joins it again.
+            let name = cs.cfg.name.clone();
+            self.consumers[c].member = true;
+            self.groups[g].members.push(c);
+            self.rebalance(g, &format!("{name} rejoins"));
+        }
+        // OffsetFetch for newly assigned partitions (R-L4): the Java consumer asks for stable
+        // offsets, so a partition with a pending transactional offset commit waits.
+        let wanted: Vec<usize> = self.consumers[c].fetch_needed.iter().copied().collect();
+        for p in wanted {
+            if self.groups[g].pending.values().any(|v| v.iter().any(|&(q, _)| q == p)) {
+                let name = self.consumers[c].cfg.name.clone();
+                tr!(
+                    self,
+                    "consumer {name}: OffsetFetch for {}: UNSTABLE_OFFSET_COMMIT (a transaction holds pending offsets); retrying",
+                    self.parts[p].name
+                );
+                self.push(self.now + EMPTY_POLL_BACKOFF, Ev::ConsumerPoll { c, inst });
+                return;
+            }
+            let start = self.start_offset(c, p);
+            let cs = &mut self.consumers[c];
+            cs.position.insert(p, start);
+            cs.fetch_needed.remove(&p);
+        }
+        let cs = &self.consumers[c];
         // R-L2: auto-commit runs at the start of poll(), committing the positions reached by
         // earlier polls, once auto.commit.interval.ms has passed.
         if cs.cfg.commit == "auto" && self.now >= cs.last_auto + cs.cfg.auto_commit_interval_ms * MS && cs.commit_pending.is_none() {
@@ -293,6 +362,16 @@ impl Sim {
             self.why(r, format!("consumer {name} received it in poll() (offset {o})"));
             self.hooks.push(HookEv { consumer: Some(c), ..HookEv::new(Hook::Poll, r, p) });
         }
+        // max.poll.interval.ms: the member must poll again within it, or it leaves the group.
+        self.consumers[c].last_poll = self.now;
+        let iv = self.consumers[c].cfg.max_poll_interval_ms * MS;
+        self.push(self.now + iv, Ev::PollIntervalCheck { c, inst, polled_at: self.now });
+        if let Some(pp) = self.consumers[c].producer {
+            // Read-process-write: one transaction per poll (beginTransaction()).
+            self.consumers[c].txn_inputs = polled.clone();
+            self.producers[pp].txn = Some(TxnRun::new(None));
+            tr!(self, "{name}: beginTransaction()");
+        }
         self.consumers[c].queue = polled.into_iter().collect();
         if self.consumers[c].cfg.commit == "before-processing" {
             self.consumers[c].phase = CPhase::CommitThenProcess;
@@ -347,6 +426,15 @@ impl Sim {
         };
         tr!(self, "consumer {name} processed {} (offset {o}){sink_note}", self.recs[r as usize].id);
         self.why(r, format!("consumer {name} processed it{}{sink_note}", if n > 1 { format!(" AGAIN (time {n})") } else { String::new() }));
+        if let (Some(pp), Some(ot)) =
+            (self.consumers[c].producer, self.consumers[c].cfg.output_topic.as_ref().and_then(|t| self.sc.topic_index(t)))
+        {
+            // Read-process-write: one output record per input, in the poll's transaction.
+            if let Some(&out) = self.out_rec.get(&(r, ot)) {
+                self.why(r, format!("consumer {name} produced its output {} in its transaction", self.recs[out as usize].id));
+                self.producer_send(pp, out);
+            }
+        }
         self.hooks.push(HookEv { consumer: Some(c), ..HookEv::new(Hook::Process, r, p) });
         let cs = &self.consumers[c];
         if !cs.queue.is_empty() {
@@ -355,6 +443,17 @@ impl Sim {
             return;
         }
         match cs.cfg.commit.as_str() {
+            "transaction" => {
+                // sendOffsetsToTransaction(positions, groupMetadata()), then commitTransaction().
+                self.consumers[c].phase = CPhase::EndingTxn;
+                if let Some(pp) = self.consumers[c].producer {
+                    if let Some(tx) = self.producers[pp].txn.as_mut() {
+                        tx.offsets = OffsetsStep::Want(0);
+                    }
+                    tr!(self, "{name}: sendOffsetsToTransaction({})", fmt_positions(self, &self.consumers[c].position.clone()));
+                    self.producer_poll(pp);
+                }
+            }
             "after-processing" => {
                 self.consumers[c].phase = CPhase::CommitThenPoll;
                 self.send_commit(c, "commitSync() after processing");
@@ -395,8 +494,7 @@ impl Sim {
         self.next_id += 1;
         let cs = &mut self.consumers[c];
         cs.commit_pending = Some(req);
-        let (inst, g, name) = (cs.inst, cs.group, cs.cfg.name.clone());
-        let generation = self.groups[g].generation;
+        let (inst, g, name, generation) = (cs.inst, cs.group, cs.cfg.name.clone(), cs.generation);
         // Auto-commit resends unchanged offsets every interval, as Kafka does; only a commit
         // that moves an offset is worth a trace line.
         let moves = offsets.iter().any(|(p, o)| self.groups[g].committed.get(p) != Some(o));
@@ -411,9 +509,32 @@ impl Sim {
         self.send(Node::Consumer(c, inst), Node::Group, Body::OffsetCommit { req, group: g, generation, offsets });
     }
 
+    /// The group coordinator's check of a commit's member and generation (R-L5, R-L6).
+    pub(crate) fn validate_commit(&self, g: usize, c: usize, generation: u32) -> Result<(), &'static str> {
+        if !self.groups[g].members.contains(&c) {
+            Err("UNKNOWN_MEMBER_ID")
+        } else if generation != self.groups[g].generation {
+            Err("ILLEGAL_GENERATION")
+        } else {
+            Ok(())
+        }
+    }
+
     /// The group coordinator stores committed offsets: the next offset to read (R-L1).
-    pub(crate) fn on_offset_commit(&mut self, m: &Msg, req: u64, g: usize, _generation: u32, offsets: Vec<(usize, u64)>) {
+    pub(crate) fn on_offset_commit(&mut self, m: &Msg, req: u64, g: usize, generation: u32, offsets: Vec<(usize, u64)>) {
         let Node::Consumer(c, _) = m.from else { return };
+        if let Err(e) = self.validate_commit(g, c, generation) {
+            tr!(self, "group {}: offset commit of generation {generation} refused: {e}", self.groups[g].name);
+            self.reply(m, Body::OffsetCommitResp { req, res: Err(e) });
+            return;
+        }
+        self.apply_committed(g, c, offsets, None);
+        self.reply(m, Body::OffsetCommitResp { req, res: Ok(()) });
+    }
+
+    /// Committed offsets move forward; records they pass get a why line and an
+    /// `offset-commit` hook. `txn` names the transaction whose marker made them committed.
+    pub(crate) fn apply_committed(&mut self, g: usize, c: usize, offsets: Vec<(usize, u64)>, txn: Option<&str>) {
         for (p, o) in offsets {
             let old = self.groups[g].committed.get(&p).copied().unwrap_or(0);
             self.groups[g].committed.insert(p, o);
@@ -423,25 +544,54 @@ impl Sim {
                     let recs: Vec<(u64, RecId)> =
                         (old..o.min(log.leo())).filter_map(|x| log.entries[x as usize].rec.map(|r| (x, r))).collect();
                     for (x, r) in recs {
+                        let how = match txn {
+                            Some(t) => format!(" with the COMMIT of transaction {t}"),
+                            None => String::new(),
+                        };
                         self.why(
                             r,
-                            format!("group {} committed offset {o}: the group will not read offset {x} again", self.groups[g].name),
+                            format!("group {} committed offset {o}{how}: the group will not read offset {x} again", self.groups[g].name),
                         );
                         self.hooks.push(HookEv { consumer: Some(c), ..HookEv::new(Hook::OffsetCommit, r, p) });
                     }
                 }
             }
         }
-        self.reply(m, Body::OffsetCommitResp { req });
     }
 
-    pub(crate) fn on_offset_commit_resp(&mut self, c: usize, req: u64) {
+    pub(crate) fn on_offset_commit_resp(&mut self, c: usize, req: u64, res: Result<(), &'static str>) {
         let cs = &mut self.consumers[c];
         if cs.commit_pending != Some(req) {
             return;
         }
         cs.commit_pending = None;
         let inst = cs.inst;
+        if let Err(e) = res {
+            // commitSync() throws CommitFailedException: the group rebalanced without this
+            // member. A careful application does not process a batch it may no longer own; it
+            // polls again, which rejoins the group.
+            let name = cs.cfg.name.clone();
+            let auto = cs.phase != CPhase::CommitThenProcess && cs.phase != CPhase::CommitThenPoll;
+            self.errors.push(ClientError {
+                at: self.now,
+                client: name.clone(),
+                record: None,
+                error: "CommitFailedException".into(),
+                retried: false,
+                raised: !auto,
+            });
+            tr!(
+                self,
+                "consumer {name}: offset commit failed ({e}): CommitFailedException; the partitions may belong to another member now"
+            );
+            let cs = &mut self.consumers[c];
+            if !auto {
+                cs.queue.clear();
+                cs.phase = CPhase::Idle;
+                self.push(self.now, Ev::ConsumerPoll { c, inst });
+            }
+            return;
+        }
         match cs.phase {
             CPhase::CommitThenProcess => self.start_processing(c),
             CPhase::CommitThenPoll => {
@@ -465,6 +615,8 @@ impl Sim {
         cs.polled.clear();
         cs.outstanding.clear();
         cs.commit_pending = None;
+        cs.txn_inputs.clear();
+        let rpw = cs.producer;
         let lost_rows = std::mem::take(&mut cs.uncommitted_rows);
         let name = cs.cfg.name.clone();
         let session = cs.cfg.session_timeout_ms * MS;
@@ -478,8 +630,27 @@ impl Sim {
                 format!("; its open database transaction rolls back {} row(s)", lost_rows.len())
             }
         );
+        // A read-process-write application is one process: its producer dies with it, and
+        // its open transaction waits for the coordinator (timeout or a new instance).
+        if let Some(pp) = rpw {
+            self.producer_crash(pp);
+        }
         // The coordinator notices only when the session times out.
         self.push(self.now + session, Ev::ConsumerSessionExpire { c, inst });
+    }
+
+    /// R-L6: a member that has not polled within max.poll.interval.ms is removed from the
+    /// group (its heartbeat thread leaves); its partitions go to the others.
+    pub(crate) fn poll_interval_check(&mut self, c: usize, inst: u32, polled_at: Time) {
+        let cs = &self.consumers[c];
+        if !cs.alive || cs.inst != inst || cs.last_poll != polled_at || !cs.member || matches!(cs.phase, CPhase::Idle | CPhase::Fetching) {
+            return;
+        }
+        let (g, name, iv) = (cs.group, cs.cfg.name.clone(), cs.cfg.max_poll_interval_ms);
+        self.consumers[c].member = false;
+        self.groups[g].members.retain(|&m| m != c);
+        tr!(self, "consumer {name} has not called poll() for max.poll.interval.ms ({iv} ms): it leaves the group");
+        self.rebalance(g, &format!("{name} exceeded max.poll.interval.ms"));
     }
 
     pub(crate) fn consumer_session_expire(&mut self, c: usize, inst: u32) {
@@ -502,6 +673,10 @@ impl Sim {
         self.consumers[c].assigned.clear();
         self.consumers[c].position.clear();
         self.consumers[c].inst += 1;
+        if let Some(pp) = self.consumers[c].producer {
+            // The new instance calls initTransactions() with the same transactional.id.
+            self.producer_restart(pp, false);
+        }
         self.consumer_start(c);
     }
 
@@ -515,9 +690,14 @@ impl Sim {
             let pos = self.consumers[c].position.clone();
             self.groups[g].committed.extend(pos);
         }
+        if let Some(pp) = self.consumers[c].producer {
+            // close() of the application's producer aborts an open transaction.
+            self.producer_close(pp);
+        }
         let cs = &mut self.consumers[c];
         cs.alive = false;
         cs.closed = true;
+        cs.member = false;
         cs.inst += 1;
         let (g, name) = (cs.group, cs.cfg.name.clone());
         self.groups[g].members.retain(|&m| m != c);
@@ -539,11 +719,16 @@ impl Sim {
                 return false;
             }
             let g = &self.groups[cs.group];
+            if !cs.fetch_needed.is_empty() {
+                return false;
+            }
             for &p in &cs.assigned {
                 let Some(l) = self.ctrl.parts[p].leader else { continue };
-                let hw = self.brokers[l].logs[&p].hw;
+                let log = &self.brokers[l].logs[&p];
+                // A read_committed consumer can read no further than the last stable offset.
+                let end = if cs.cfg.read_committed { log.lso() } else { log.hw };
                 let pos = cs.position.get(&p).copied().unwrap_or(0);
-                if pos < hw {
+                if pos < end {
                     return false;
                 }
                 if cs.cfg.commit == "auto" && g.committed.get(&p).copied().unwrap_or(0) < pos {
@@ -566,6 +751,15 @@ fn fmt_positions(s: &Sim, pos: &BTreeMap<usize, u64>) -> String {
 }
 
 impl Sim {
+    /// The output record a group's read-process-write application writes for an input.
+    pub fn output_for(&self, g: usize, input: RecId) -> Option<RecId> {
+        self.consumers
+            .iter()
+            .filter(|cs| cs.group == g)
+            .filter_map(|cs| cs.cfg.output_topic.as_ref().and_then(|t| self.sc.topic_index(t)))
+            .find_map(|ot| self.out_rec.get(&(input, ot)).copied())
+    }
+
     pub fn consumer_subscribes(&self, c: usize, topic: usize) -> bool {
         self.consumer_topics.get(c).map(|t| t.contains(&topic)).unwrap_or(false)
     }
@@ -574,5 +768,33 @@ impl Sim {
     /// in the count; the group's total is what fates use).
     pub fn processed_by(&self, cs: &Consumer, r: RecId) -> u32 {
         self.groups[cs.group].processed.get(&r).copied().unwrap_or(0)
+    }
+}
+
+impl Sim {
+    /// Read-process-write: commitTransaction() or abortTransaction() returned. After an abort
+    /// the application rewinds to the committed offsets (the loop of the KafkaProducer
+    /// javadoc), so the batch is read, processed and produced again.
+    pub(crate) fn rpw_txn_done(&mut self, c: usize, committed: bool) {
+        let cs = &mut self.consumers[c];
+        if !cs.alive || cs.phase != CPhase::EndingTxn {
+            return;
+        }
+        let inputs = std::mem::take(&mut cs.txn_inputs);
+        let (inst, name) = (cs.inst, cs.cfg.name.clone());
+        if !committed {
+            cs.fetch_needed = cs.assigned.iter().copied().collect();
+            tr!(self, "consumer {name}: the transaction aborted: it rewinds to the group's committed offsets");
+        }
+        for (_, _, r) in inputs {
+            let line = if committed {
+                format!("{name}'s transaction committed its output together with its offset")
+            } else {
+                format!("{name}'s transaction aborted: its output is discarded and it will be read again")
+            };
+            self.why(r, line);
+        }
+        self.consumers[c].phase = CPhase::Idle;
+        self.push(self.now, Ev::ConsumerPoll { c, inst });
     }
 }

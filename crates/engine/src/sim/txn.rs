@@ -9,7 +9,8 @@ use super::*;
 /// The client's view of its current transaction.
 #[derive(Clone, Debug)]
 pub struct TxnRun {
-    pub table: usize,
+    /// The `[[send]]` table it runs; None for a read-process-write transaction.
+    pub table: Option<usize>,
     pub parts: BTreeSet<usize>,
     pub recs: Vec<RecId>,
     pub failed: bool,
@@ -20,6 +21,39 @@ pub struct TxnRun {
     /// after CONCURRENT_TRANSACTIONS; `Time::MAX` while a request is out).
     pub added: BTreeSet<usize>,
     pub adding: BTreeMap<usize, Time>,
+    /// Read-process-write: where sendOffsetsToTransaction() is.
+    pub offsets: OffsetsStep,
+}
+
+/// sendOffsetsToTransaction(): AddOffsetsToTxn to the transaction coordinator, then
+/// TxnOffsetCommit to the group coordinator (R-L5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetsStep {
+    None,
+    /// To send AddOffsetsToTxn at this time (after CONCURRENT_TRANSACTIONS: a backoff).
+    Want(Time),
+    Adding,
+    Committing,
+    Done,
+}
+
+/// Markers for a group's offsets are tracked beside data partitions, keyed above them.
+pub(crate) const GROUP_MARKER_BASE: usize = 1 << 30;
+
+impl TxnRun {
+    pub fn new(table: Option<usize>) -> TxnRun {
+        TxnRun {
+            table,
+            parts: BTreeSet::new(),
+            recs: Vec::new(),
+            failed: false,
+            ending: None,
+            end_sent: false,
+            added: BTreeSet::new(),
+            adding: BTreeMap::new(),
+            offsets: OffsetsStep::None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +98,8 @@ pub struct TxnMeta {
     pub epoch: i16,
     pub state: TxnState,
     pub parts: BTreeSet<usize>,
+    /// Consumer groups whose offsets are in the transaction (AddOffsetsToTxn).
+    pub groups: BTreeSet<usize>,
     pub recs: Vec<RecId>,
     pub started: Time,
     pub timeout: Time,
@@ -86,38 +122,36 @@ impl Sim {
     }
 
     /// InitProducerId with a transactional.id (R-H3): a known id gets a bumped epoch, which
-    /// fences the older instance; its open transaction is aborted first.
+    /// fences the older instance. An open transaction is first aborted with epoch + 1 (the
+    /// fence) and the client told CONCURRENT_TRANSACTIONS; its retry, once the abort is
+    /// complete, gets epoch + 2.
     pub(crate) fn txn_init_pid(&mut self, m: &Msg, req: u64, id: &str, timeout_ms: u64) {
         let now = self.now;
+        let state = self.txn_ids.get(id).map(|t| (t.state, t.epoch));
+        if let Some((TxnState::Ongoing, epoch)) = state {
+            tr!(self, "coordinator: a new instance of {id} initialises: the open transaction of epoch {epoch} is fenced and aborted");
+            self.txn_abort(id, epoch + 1, "a new producer instance called initTransactions()");
+        }
         if self.txn_ids.get(id).map(|t| matches!(t.state, TxnState::PrepareCommit | TxnState::PrepareAbort)).unwrap_or(false) {
-            // R-H3: CONCURRENT_TRANSACTIONS while the last transaction completes; the client
+            // CONCURRENT_TRANSACTIONS while the last transaction completes; the client
             // retries (modelled as the request arriving again after the retry backoff).
+            tr!(
+                self,
+                "coordinator: InitProducerId for {id}: CONCURRENT_TRANSACTIONS (the last transaction is completing); the client retries"
+            );
             self.push(now + 100 * MS, Ev::Deliver(m.clone()));
             return;
         }
-        let pid = match self.txn_ids.get(id) {
-            Some(meta) => meta.pid,
-            None => {
-                let n = self.id();
-                1000 + n as i64
-            }
-        };
-        let existing = self.txn_ids.get(id).cloned();
-        let epoch = match &existing {
-            Some(meta) => {
-                if meta.state == TxnState::Ongoing {
-                    tr!(self, "coordinator: a new instance of {id} initialises: the open transaction of epoch {} is aborted", meta.epoch);
-                    self.txn_abort(id, meta.epoch + 1, "a new producer instance called initTransactions()");
-                }
-                self.txn_ids.get(id).map(|m| m.epoch + 1).unwrap_or(0)
-            }
-            None => 0,
+        let (pid, epoch) = match self.txn_ids.get(id) {
+            Some(meta) => (meta.pid, meta.epoch + 1),
+            None => (1000 + self.id() as i64, 0),
         };
         let meta = self.txn_ids.entry(id.to_string()).or_insert(TxnMeta {
             pid,
             epoch,
             state: TxnState::Empty,
             parts: BTreeSet::new(),
+            groups: BTreeSet::new(),
             recs: Vec::new(),
             started: now,
             timeout: timeout_ms * MS,
@@ -126,7 +160,7 @@ impl Sim {
         meta.epoch = epoch;
         meta.timeout = timeout_ms * MS;
         if matches!(meta.state, TxnState::CompleteAbort | TxnState::CompleteCommit) {
-            meta.state = TxnState::Empty;
+            self.txn_transition(id, TxnState::Empty);
         }
         tr!(self, "coordinator: InitProducerId for {id}: pid {pid} epoch {epoch}");
         self.reply(m, Body::InitPidResp { req, pid, epoch });
@@ -135,7 +169,6 @@ impl Sim {
     /// AddPartitionsToTxn (R-H4): the coordinator learns the partition; the first one starts
     /// the transaction's timeout clock.
     pub(crate) fn txn_add_partition(&mut self, m: &Msg, id: &str, epoch: i16, part: usize, recs: Vec<RecId>) {
-        let now = self.now;
         let Some(meta) = self.txn_ids.get(id) else { return };
         if meta.epoch != epoch {
             self.reply(m, Body::AddPartitionsResp { part, res: Err("ProducerFencedException") });
@@ -145,13 +178,7 @@ impl Sim {
             self.reply(m, Body::AddPartitionsResp { part, res: Err("CONCURRENT_TRANSACTIONS") });
             return;
         }
-        if matches!(meta.state, TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort) {
-            let meta = self.txn_ids.get_mut(id).expect("known");
-            meta.parts.clear();
-            meta.recs.clear();
-            meta.started = now;
-            self.txn_transition(id, TxnState::Ongoing);
-        }
+        self.txn_begin_if_idle(id);
         if let Some(meta) = self.txn_ids.get_mut(id) {
             if meta.state == TxnState::Ongoing {
                 meta.parts.insert(part);
@@ -159,6 +186,189 @@ impl Sim {
             }
         }
         self.reply(m, Body::AddPartitionsResp { part, res: Ok(()) });
+    }
+
+    /// The first partition or group added to a transaction starts it: Ongoing, with the
+    /// timeout clock running from now (txnStartTimestamp).
+    fn txn_begin_if_idle(&mut self, id: &str) {
+        let now = self.now;
+        let Some(meta) = self.txn_ids.get_mut(id) else { return };
+        if matches!(meta.state, TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort) {
+            meta.parts.clear();
+            meta.groups.clear();
+            meta.recs.clear();
+            meta.started = now;
+            self.txn_transition(id, TxnState::Ongoing);
+        }
+    }
+
+    /// AddOffsetsToTxn (R-L5): the group's offsets partition joins the transaction; checked
+    /// like AddPartitionsToTxn.
+    pub(crate) fn txn_add_offsets(&mut self, m: &Msg, id: &str, epoch: i16, group: usize, inputs: Vec<RecId>) {
+        let Some(meta) = self.txn_ids.get(id) else { return };
+        let res = if meta.epoch != epoch {
+            Err("ProducerFencedException")
+        } else if matches!(meta.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            Err("CONCURRENT_TRANSACTIONS")
+        } else {
+            self.txn_begin_if_idle(id);
+            if let Some(meta) = self.txn_ids.get_mut(id) {
+                meta.groups.insert(group);
+                // The input records ride on the offsets: their why-chains and hooks follow
+                // the transaction too.
+                meta.recs.extend(inputs);
+            }
+            tr!(self, "coordinator: AddOffsetsToTxn: the offsets of group {} join transaction {id}", self.groups[group].name);
+            Ok(())
+        };
+        self.reply(m, Body::AddOffsetsResp { res });
+    }
+
+    /// The client's sendOffsetsToTransaction() steps; returns when to wake for a retry.
+    pub(crate) fn txn_poll_offsets(&mut self, p: usize) -> Option<Time> {
+        let pr = &self.producers[p];
+        let Some(tx) = &pr.txn else { return None };
+        let OffsetsStep::Want(at) = tx.offsets else { return None };
+        if at > self.now || pr.init != Init::Ready {
+            return Some(at.max(self.now + MS));
+        }
+        let c = pr.app_of?;
+        let (txn, inst, epoch, g) = (pr.cfg.transactional_id.clone().unwrap_or_default(), pr.inst, pr.epoch, self.consumers[c].group);
+        if let Some(tx) = self.producers[p].txn.as_mut() {
+            tx.offsets = OffsetsStep::Adding;
+        }
+        let inputs = self.consumers[c].txn_inputs.iter().map(|x| x.2).collect();
+        self.send(Node::Producer(p, inst), Node::TxnCoord, Body::AddOffsets { txn, epoch, group: g, inputs });
+        None
+    }
+
+    pub(crate) fn on_add_offsets_resp(&mut self, p: usize, res: Result<(), &'static str>) {
+        let Some(c) = self.producers[p].app_of else { return };
+        if self.producers[p].txn.as_ref().map(|t| t.offsets != OffsetsStep::Adding).unwrap_or(true) {
+            return;
+        }
+        match res {
+            Ok(()) => {
+                let cs = &self.consumers[c];
+                let offsets: Vec<(usize, u64)> = cs.position.iter().map(|(&q, &o)| (q, o)).collect();
+                let (g, generation, pid, inst) = (cs.group, cs.generation, self.producers[p].pid, self.producers[p].inst);
+                if let Some(tx) = self.producers[p].txn.as_mut() {
+                    tx.offsets = OffsetsStep::Committing;
+                }
+                self.send(Node::Producer(p, inst), Node::Group, Body::TxnOffsetCommit { pid, group: g, consumer: c, generation, offsets });
+            }
+            Err("CONCURRENT_TRANSACTIONS") => {
+                let at = self.now + self.producers[p].cfg.retry_backoff_ms * MS;
+                if let Some(tx) = self.producers[p].txn.as_mut() {
+                    tx.offsets = OffsetsStep::Want(at);
+                }
+            }
+            Err(e) => self.txn_fatal(p, e),
+        }
+    }
+
+    /// The group coordinator keeps transactional offsets pending until the marker; it checks
+    /// the member and generation like any commit (R-L5: zombies are fenced here).
+    pub(crate) fn on_txn_offset_commit(&mut self, m: &Msg, pid: i64, g: usize, c: usize, generation: u32, offsets: Vec<(usize, u64)>) {
+        let res = self.validate_commit(g, c, generation);
+        match res {
+            Ok(()) => {
+                tr!(
+                    self,
+                    "group {}: TxnOffsetCommit from pid {pid}: offsets {} pending until the transaction ends",
+                    self.groups[g].name,
+                    offsets.iter().map(|(q, o)| format!("{}={o}", self.parts[*q].name)).collect::<Vec<_>>().join(", ")
+                );
+                self.groups[g].pending.insert(pid, offsets);
+            }
+            Err(e) => tr!(self, "group {}: TxnOffsetCommit of generation {generation} refused: {e}", self.groups[g].name),
+        }
+        self.reply(m, Body::TxnOffsetCommitResp { res });
+    }
+
+    pub(crate) fn on_txn_offset_commit_resp(&mut self, p: usize, res: Result<(), &'static str>) {
+        if self.producers[p].txn.as_ref().map(|t| t.offsets != OffsetsStep::Committing).unwrap_or(true) {
+            return;
+        }
+        let name = self.producers[p].cfg.name.clone();
+        let commit = match res {
+            Ok(()) => {
+                tr!(self, "{name}: commitTransaction()");
+                true
+            }
+            Err(e) => {
+                // CommitFailedException is abortable (R-J): the application aborts.
+                self.errors.push(ClientError {
+                    at: self.now,
+                    client: name.clone(),
+                    record: None,
+                    error: "CommitFailedException".into(),
+                    retried: false,
+                    raised: true,
+                });
+                tr!(
+                    self,
+                    "{name}: sendOffsetsToTransaction() failed ({e}): CommitFailedException; the application calls abortTransaction()"
+                );
+                false
+            }
+        };
+        if let Some(tx) = self.producers[p].txn.as_mut() {
+            tx.offsets = OffsetsStep::Done;
+            tx.ending = Some(commit);
+        }
+        if !commit {
+            self.txn_abort_undrained(p);
+        }
+    }
+
+    /// The group coordinator writes the transaction's marker to `__consumer_offsets`: pending
+    /// offsets become committed on COMMIT and are dropped on ABORT.
+    pub(crate) fn on_group_marker(&mut self, m: &Msg, id: &str, pid: i64, commit: bool, g: usize) {
+        if let Some(offsets) = self.groups[g].pending.remove(&pid) {
+            let gname = self.groups[g].name.clone();
+            if commit {
+                tr!(self, "group {gname}: COMMIT marker of {id}: pending offsets become committed");
+                let c = self.consumers.iter().position(|cs| cs.group == g).unwrap_or(0);
+                self.apply_committed(g, c, offsets, Some(id));
+            } else {
+                tr!(self, "group {gname}: ABORT marker of {id}: pending offsets are dropped");
+            }
+        }
+        self.reply(m, Body::MarkerResp { txn: id.to_string(), part: GROUP_MARKER_BASE + g, commit, ok: true });
+    }
+
+    /// abortTransaction(): "any unflushed produce messages will be aborted" (KafkaProducer
+    /// javadoc; the sender calls `abortUndrainedBatches`): batches still in the accumulator
+    /// fail with TransactionAbortedException and never reach a broker; those in flight finish.
+    pub(crate) fn txn_abort_undrained(&mut self, p: usize) {
+        let undrained: Vec<u64> = self.producers[p].batches.iter().filter(|(_, b)| !b.in_flight).map(|(k, _)| *k).collect();
+        for bid in undrained {
+            self.fail_batch(p, bid, "TransactionAbortedException", "Failing batch since transaction was aborted", true);
+        }
+    }
+
+    /// A fatal error (ProducerFencedException): the application closes the producer; a
+    /// read-process-write application stops altogether.
+    fn txn_fatal(&mut self, p: usize, e: &'static str) {
+        let name = self.producers[p].cfg.name.clone();
+        self.errors.push(ClientError { at: self.now, client: name.clone(), record: None, error: e.into(), retried: false, raised: true });
+        tr!(self, "{name}: {e}: fatal; the application closes the producer");
+        if let Some(t) = self.producers[p].txn.take() {
+            for &r in &t.recs {
+                self.recs[r as usize].txn_aborted = true;
+                self.why(r, format!("{name} was fenced ({e}): its transaction was aborted by the coordinator"));
+            }
+            if let Some(tb) = t.table {
+                self.tables[tb].done = true;
+                self.start_next_table(tb);
+            }
+        }
+        self.producers[p].alive = false;
+        self.producers[p].closed = true;
+        if let Some(c) = self.producers[p].app_of {
+            self.consumer_close(c);
+        }
     }
 
     /// EndTxn (R-H5): a stale epoch is fenced; otherwise PrepareCommit/PrepareAbort is written,
@@ -202,7 +412,8 @@ impl Sim {
     fn txn_send_markers(&mut self, id: &str, commit: bool) {
         let Some(meta) = self.txn_ids.get_mut(id) else { return };
         meta.pending_markers = meta.parts.iter().map(|&p| (p, (0, None))).collect();
-        let parts: Vec<usize> = meta.parts.iter().copied().collect();
+        meta.pending_markers.extend(meta.groups.iter().map(|&g| (GROUP_MARKER_BASE + g, (0, None))));
+        let parts: Vec<usize> = meta.pending_markers.keys().copied().collect();
         for p in parts {
             self.txn_send_marker(id, p, commit);
         }
@@ -210,6 +421,12 @@ impl Sim {
     }
 
     fn txn_send_marker(&mut self, id: &str, part: usize, commit: bool) {
+        if part >= GROUP_MARKER_BASE {
+            let Some(meta) = self.txn_ids.get(id) else { return };
+            let pid = meta.pid;
+            self.send(Node::TxnCoord, Node::Group, Body::GroupMarker { txn: id.to_string(), pid, commit, group: part - GROUP_MARKER_BASE });
+            return;
+        }
         let leader = self.ctrl.parts[part].leader;
         let Some(meta) = self.txn_ids.get_mut(id) else { return };
         let (pid, epoch) = (meta.pid, meta.epoch);
@@ -358,7 +575,7 @@ impl Sim {
         let pr = &self.producers[p];
         let Some(t) = &pr.txn else { return };
         let Some(commit) = t.ending else { return };
-        if t.end_sent || !pr.batches.is_empty() || pr.init != Init::Ready {
+        if t.end_sent || !pr.batches.is_empty() || pr.init != Init::Ready || !matches!(t.offsets, OffsetsStep::None | OffsetsStep::Done) {
             return;
         }
         let name = pr.cfg.name.clone();
@@ -381,6 +598,7 @@ impl Sim {
             for &r in &recs {
                 self.why(r, format!("{name}.commitTransaction() threw because a send of the transaction failed; the application aborted"));
             }
+            self.txn_abort_undrained(p);
             false
         } else {
             commit
@@ -393,11 +611,14 @@ impl Sim {
         tr!(self, "{name}: EndTxn({}) for {id}", if commit { "COMMIT" } else { "ABORT" });
         let key = self.send(Node::Producer(p, inst), Node::TxnCoord, Body::EndTxn { req, txn: id, pid, epoch, commit });
         if commit {
-            for &r in &recs {
+            let app = self.producers[p].app_of;
+            let inputs: Vec<RecId> = app.map(|c| self.consumers[c].txn_inputs.iter().map(|x| x.2).collect()).unwrap_or_default();
+            for &r in inputs.iter().chain(&recs) {
                 self.hooks.push(HookEv {
                     msg: key,
                     msg_is_request: true,
                     producer: Some(p),
+                    consumer: app,
                     ..HookEv::new(Hook::CommitTransaction, r, self.recs[r as usize].part)
                 });
             }
@@ -405,37 +626,26 @@ impl Sim {
     }
 
     pub(crate) fn on_end_txn_resp(&mut self, p: usize, res: Result<(), &'static str>) {
+        if let Err(e) = res {
+            // ProducerFencedException is fatal: the application closes the producer.
+            self.txn_fatal(p, e);
+            return;
+        }
         let Some(t) = self.producers[p].txn.take() else { return };
         let name = self.producers[p].cfg.name.clone();
-        match res {
-            Ok(()) => {
-                let verb = if t.ending == Some(true) { "commitTransaction()" } else { "abortTransaction()" };
-                tr!(self, "{name}: {verb} returned");
-                for &r in &t.recs {
-                    self.recs[r as usize].txn_aborted = t.ending != Some(true);
-                    self.why(r, format!("{name}.{verb} returned"));
-                }
-            }
-            Err(e) => {
-                // ProducerFencedException is fatal: the application closes the producer.
-                self.errors.push(ClientError {
-                    at: self.now,
-                    client: name.clone(),
-                    record: None,
-                    error: e.into(),
-                    retried: false,
-                    raised: true,
-                });
-                tr!(self, "{name}: {e}: the producer was fenced; the application closes it");
-                for &r in &t.recs {
-                    self.recs[r as usize].txn_aborted = true;
-                    self.why(r, format!("{name} was fenced ({e}): its transaction was aborted by the coordinator"));
-                }
-                self.producers[p].alive = false;
-                self.producers[p].closed = true;
-            }
+        let committed = t.ending == Some(true);
+        let verb = if committed { "commitTransaction()" } else { "abortTransaction()" };
+        tr!(self, "{name}: {verb} returned");
+        for &r in &t.recs {
+            self.recs[r as usize].txn_aborted = !committed;
+            self.why(r, format!("{name}.{verb} returned"));
         }
-        self.tables[t.table].done = true;
-        self.start_next_table(t.table);
+        if let Some(tb) = t.table {
+            self.tables[tb].done = true;
+            self.start_next_table(tb);
+        }
+        if let Some(c) = self.producers[p].app_of {
+            self.rpw_txn_done(c, committed);
+        }
     }
 }
