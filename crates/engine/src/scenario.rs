@@ -87,6 +87,9 @@ pub struct ClusterCfg {
     pub max_message_bytes: u64,
     pub transaction_max_timeout_ms: u64,
     pub transaction_partition_verification: bool,
+    /// The `transaction.version` feature: 2 (KIP-890 part 2, an epoch bump per transaction)
+    /// is on by default from 4.0; before 4.0 only 1 exists.
+    pub transaction_version: u8,
     pub transaction_state_log_min_isr: u32,
     pub transaction_state_log_replication_factor: u32,
     pub transaction_abort_cleanup_interval_ms: u64,
@@ -657,7 +660,26 @@ fn parse_cluster(v: Option<&Value>, version: Version) -> Result<ClusterCfg, Scen
         return err("cluster.brokers", format!("the lab simulates 1 to 9 brokers, not {brokers}"));
     }
     let lag_default = if version >= Version::V2_8 { 30000 } else { 10000 };
+    let transaction_version = match t.u64("transaction.version")? {
+        None => {
+            if version >= Version::V4_0 {
+                2
+            } else {
+                1
+            }
+        }
+        Some(v @ (0 | 1)) => v as u8,
+        Some(2) if version >= Version::V4_0 => 2,
+        Some(2) => {
+            return err(
+                t.key("transaction.version"),
+                format!("transaction.version 2 (KIP-890 part 2) needs Kafka 4.0; this scenario runs {}", version.name()),
+            )
+        }
+        Some(o) => return err(t.key("transaction.version"), format!("{o} is not a transaction.version: 0, 1 or 2")),
+    };
     let c = ClusterCfg {
+        transaction_version,
         brokers,
         unclean_leader_election: t.bool("unclean.leader.election.enable")?.unwrap_or(false),
         replica_lag_time_max_ms: positive(t.key("replica.lag.time.max.ms"), t.u64("replica.lag.time.max.ms")?, lag_default)?,

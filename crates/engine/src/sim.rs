@@ -53,6 +53,8 @@ pub enum KErr {
     FencedLeaderEpoch,
     UnknownLeaderEpoch,
     InvalidUpdateVersion,
+    InvalidTxnState,
+    ProducerFenced,
 }
 
 impl KErr {
@@ -69,6 +71,8 @@ impl KErr {
             KErr::FencedLeaderEpoch => "FencedLeaderEpochException",
             KErr::UnknownLeaderEpoch => "UnknownLeaderEpochException",
             KErr::InvalidUpdateVersion => "InvalidUpdateVersionException",
+            KErr::InvalidTxnState => "InvalidTxnStateException",
+            KErr::ProducerFenced => "ProducerFencedException",
         }
     }
     pub fn code(self) -> &'static str {
@@ -84,11 +88,13 @@ impl KErr {
             KErr::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
             KErr::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
             KErr::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+            KErr::InvalidTxnState => "INVALID_TXN_STATE",
+            KErr::ProducerFenced => "PRODUCER_FENCED",
         }
     }
     /// Retriable errors extend `RetriableException` in the client (R-B3).
     pub fn retriable(self) -> bool {
-        !matches!(self, KErr::InvalidProducerEpoch | KErr::MessageTooLarge)
+        !matches!(self, KErr::InvalidProducerEpoch | KErr::MessageTooLarge | KErr::InvalidTxnState | KErr::ProducerFenced)
     }
     /// Errors after which the producer refreshes metadata (`InvalidMetadataException`s and
     /// disconnects).
@@ -226,7 +232,8 @@ pub enum Body {
     },
     EndTxnResp {
         req: u64,
-        res: Result<(), &'static str>,
+        /// The producer epoch to use next (Transactions V2 bumps it on every EndTxn).
+        res: Result<i16, &'static str>,
     },
     Marker {
         txn: String,
@@ -1357,7 +1364,21 @@ impl Sim {
             return;
         }
         let first = &batch[0];
-        let (pid, pepoch, first_seq, last_seq) = (first.pid, first.epoch, first.base_seq, first.last_seq);
+        let (pid, pepoch, first_seq, last_seq, txn) = (first.pid, first.epoch, first.base_seq, first.last_seq, first.txn);
+        if let Err(e) = self.verify_txn_produce(b, p, pid, pepoch, txn) {
+            tr!(
+                self,
+                "{bn} rejects produce to {pname}: {} (pid {pid} epoch {pepoch} has no ongoing transaction with this partition)",
+                e.code()
+            );
+            for e2 in &batch {
+                if let Some(r) = e2.rec {
+                    self.why(r, format!("{bn} refused it: transaction verification found no ongoing transaction of pid {pid} epoch {pepoch} with {pname} (KIP-890)"));
+                }
+            }
+            self.produce_error(b, m, req, p, e, acks);
+            return;
+        }
         let log = self.brokers[b].logs.get(&p).expect("leader has a log");
         let mut duplicate = None;
         if pid >= 0 {
@@ -1455,6 +1476,23 @@ impl Sim {
                     self.push(deadline, Ev::ProduceExpire { b, inc, part: p, req });
                 }
             }
+        }
+    }
+
+    /// KIP-890 part 1 (3.6+, `transaction.partition.verification.enable`): a transactional
+    /// batch of a producer with no ongoing transaction on this partition is appended only if
+    /// the coordinator confirms the partition is in that producer's current transaction with
+    /// the same epoch (R-I4). The lab answers from the coordinator's state at once instead of
+    /// a round trip. Without verification, such a late write opens a transaction no
+    /// coordinator knows: a hanging transaction (R-I3).
+    fn verify_txn_produce(&self, b: usize, p: usize, pid: i64, epoch: i16, txn: bool) -> Result<(), KErr> {
+        if !txn || !self.sc.cluster.transaction_partition_verification || self.brokers[b].logs[&p].ongoing.contains_key(&pid) {
+            return Ok(());
+        }
+        match self.txn_ids.values().find(|m| m.pid == pid) {
+            Some(m) if m.epoch > epoch => Err(KErr::ProducerFenced),
+            Some(m) if m.epoch == epoch && m.state == TxnState::Ongoing && m.parts.contains(&p) => Ok(()),
+            _ => Err(KErr::InvalidTxnState),
         }
     }
 

@@ -382,8 +382,18 @@ impl Sim {
         }
         if meta.state != TxnState::Ongoing {
             // Nothing was written in this transaction: nothing to complete.
-            self.reply(m, Body::EndTxnResp { req, res: Ok(()) });
+            self.reply(m, Body::EndTxnResp { req, res: Ok(meta.epoch) });
             return;
+        }
+        if self.sc.cluster.transaction_version >= 2 {
+            // R-I5, Transactions V2: EndTxn bumps the producer epoch; the markers carry the
+            // new epoch and the producer continues with it, so nothing of this transaction
+            // (a late write, a late marker) can land in the next one.
+            let e = meta.epoch + 1;
+            if let Some(mm) = self.txn_ids.get_mut(id) {
+                mm.epoch = e;
+            }
+            tr!(self, "coordinator: Transactions V2 bumps the epoch of {id} to {e} with this EndTxn");
         }
         self.txn_transition(id, if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort });
         if commit {
@@ -392,7 +402,8 @@ impl Sim {
                 self.hooks.push(HookEv::new(Hook::PrepareCommit, r, self.recs[r as usize].part));
             }
         }
-        self.reply(m, Body::EndTxnResp { req, res: Ok(()) });
+        let epoch = self.txn_ids.get(id).map(|t| t.epoch).unwrap_or(epoch);
+        self.reply(m, Body::EndTxnResp { req, res: Ok(epoch) });
         self.txn_send_markers(id, commit);
     }
 
@@ -473,10 +484,20 @@ impl Sim {
     /// it is refused while the ISR is under min ISR.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_marker(&mut self, b: usize, m: &Msg, id: &str, pid: i64, epoch: i16, commit: bool, part: usize) {
+        // R-H8: a marker's producer epoch must not be below the partition's (Transactions V2:
+        // strictly above it, which is what rejects a late marker of an earlier transaction).
+        let stored = self.brokers[b].logs.get(&part).and_then(|l| l.producers.get(&pid)).map(|e| e.epoch);
+        let stale = match stored {
+            Some(s) if self.sc.cluster.transaction_version >= 2 => epoch <= s,
+            Some(s) => epoch < s,
+            None => false,
+        };
         let res = if !self.brokers[b].leading.contains_key(&part) {
             Err(KErr::NotLeaderOrFollower)
         } else if self.brokers[b].leading[&part].isr.len() < self.eff_min_isr(part) {
             Err(KErr::NotEnoughReplicas)
+        } else if stale {
+            Err(KErr::InvalidProducerEpoch)
         } else {
             let now = self.now;
             let le = self.brokers[b].leading[&part].epoch;
@@ -513,6 +534,17 @@ impl Sim {
                 self.push(self.now, Ev::WakeFetches { b, inc, part });
                 self.maybe_increase_hw(b, part);
             }
+            Err(KErr::InvalidProducerEpoch) => {
+                // TransactionMarkerRequestCompletionHandler: "producer or coordinator epoch has
+                // changed, this txn can now be ignored".
+                tr!(
+                    self,
+                    "{} refuses a stale {kind} marker of {id} on {}: INVALID_PRODUCER_EPOCH (marker epoch {epoch}, partition has {}); the coordinator drops it",
+                    Sim::bname(b),
+                    self.parts[part].name,
+                    stored.unwrap_or(-1)
+                );
+            }
             Err(e) => {
                 tr!(
                     self,
@@ -523,7 +555,8 @@ impl Sim {
                 );
             }
         }
-        self.reply(m, Body::MarkerResp { txn: id.to_string(), part, commit, ok: res.is_ok() });
+        let ok = res.is_ok() || res == Err(KErr::InvalidProducerEpoch);
+        self.reply(m, Body::MarkerResp { txn: id.to_string(), part, commit, ok });
     }
 
     pub(crate) fn on_marker_resp(&mut self, id: &str, part: usize, commit: bool, ok: bool) {
@@ -625,11 +658,25 @@ impl Sim {
         }
     }
 
-    pub(crate) fn on_end_txn_resp(&mut self, p: usize, res: Result<(), &'static str>) {
-        if let Err(e) = res {
-            // ProducerFencedException is fatal: the application closes the producer.
-            self.txn_fatal(p, e);
-            return;
+    pub(crate) fn on_end_txn_resp(&mut self, p: usize, res: Result<i16, &'static str>) {
+        let epoch = match res {
+            Ok(e) => e,
+            Err(e) => {
+                // ProducerFencedException is fatal: the application closes the producer.
+                self.txn_fatal(p, e);
+                return;
+            }
+        };
+        if epoch != self.producers[p].epoch {
+            // Transactions V2: the next transaction runs with the bumped epoch, and a new
+            // epoch restarts every partition's sequence at 0 (R-I5).
+            let pr = &mut self.producers[p];
+            pr.epoch = epoch;
+            for pp in pr.parts.iter_mut() {
+                pp.next_seq = 0;
+                pp.last_acked = -1;
+                pp.unresolved = false;
+            }
         }
         let Some(t) = self.producers[p].txn.take() else { return };
         let name = self.producers[p].cfg.name.clone();
