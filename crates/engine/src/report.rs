@@ -186,7 +186,9 @@ impl Report {
             let base_pending = still_sending || open || above_hw.get(&id).copied().unwrap_or(false);
             let eff = effective.get(&id).copied().unwrap_or(0);
             let aborted_any = aborted_copies.get(&id).copied().unwrap_or(0) > 0 || r.txn_aborted;
-            let all_aborted = eff == 0 && (r.txn_aborted || (c > 0 && aborted_copies.get(&id).copied().unwrap_or(0) == c));
+            // "aborted": its transaction aborted and it has no copy in the final log, or all its
+            // copies are in aborted transactions (a copy in an open one is pending instead).
+            let all_aborted = eff == 0 && ((c == 0 && r.txn_aborted) || (c > 0 && aborted_copies.get(&id).copied().unwrap_or(0) == c));
             let fate_for = |effect: u32, pending: bool, processed: u32| -> &'static str {
                 if aborted_any && processed > 0 {
                     "aborted-read"

@@ -533,6 +533,9 @@ impl Producer {
 struct TableRun {
     next: usize,
     done: bool,
+    /// The producer instance running it: the table's producer, or the zombie after
+    /// `start-zombie` moved the table in progress to the old instance.
+    producer: usize,
 }
 
 /// One error response a client received, or an exception raised to the application.
@@ -634,6 +637,8 @@ pub struct Sim {
     consumer_topics: Vec<Vec<usize>>,
     /// Read-process-write output records: (input record, output topic) -> output record.
     out_rec: BTreeMap<(RecId, usize), RecId>,
+    /// Messages addressed to an instance that `start-zombie` moved to a new slot.
+    redirect: BTreeMap<(usize, u32), usize>,
     /// The transaction coordinator's metadata per transactional.id.
     pub txn_ids: BTreeMap<String, TxnMeta>,
     txn_violation: Option<String>,
@@ -650,16 +655,6 @@ impl Sim {
     /// of every partition leading in epoch 0 and all replicas in sync.
     pub fn new(sc: Scenario, trace: bool) -> Result<Sim, SimError> {
         // Parts of transactions that are not built yet: refuse them, clearly.
-        if let Some(i) = sc.faults.iter().position(|f| {
-            f.action == Action::RestartProducer && f.resend_unanswered && sc.producers.iter().any(|p| p.transactional_id.is_some())
-        }) {
-            return Err(SimError::Unsupported(format!(
-                "fault[{i}]: resend = \"unanswered\" for a transactional producer (re-sends forming a new transaction) is not built yet"
-            )));
-        }
-        if let Some(i) = sc.faults.iter().position(|f| f.action == Action::StartZombie) {
-            return Err(SimError::Unsupported(format!("fault[{i}]: start-zombie (zombie producers) is not built yet")));
-        }
         if let Some(i) = sc.faults.iter().position(|f| f.target.as_deref() == Some("coordinator")) {
             return Err(SimError::Unsupported(format!(
                 "fault[{i}]: the transaction coordinator cannot be targeted yet (its failover is not built)"
@@ -762,7 +757,7 @@ impl Sim {
         }
         let seed = sc.seed;
         let notes = sc.notes.clone();
-        let nt = sc.sends.len();
+        let sc_sends_producers: Vec<usize> = sc.sends.iter().map(|t| t.producer).collect();
         let nf = sc.faults.len();
         let mut sim = Sim {
             sc: std::rc::Rc::new(sc),
@@ -775,7 +770,7 @@ impl Sim {
             parts,
             producers,
             recs,
-            tables: (0..nt).map(|_| TableRun { next: 0, done: false }).collect(),
+            tables: sc_sends_producers.iter().map(|&producer| TableRun { next: 0, done: false, producer }).collect(),
             fault_fired: vec![false; nf],
             errors: Vec::new(),
             link_last: BTreeMap::new(),
@@ -799,6 +794,7 @@ impl Sim {
             out_rec,
             txn_ids: BTreeMap::new(),
             txn_violation: None,
+            redirect: BTreeMap::new(),
         };
         sim.start();
         Ok(sim)
@@ -1133,6 +1129,7 @@ impl Sim {
                 }
             }
             Node::Producer(p, inst) => {
+                let p = if self.producers[p].inst == inst { p } else { self.redirect.get(&(p, inst)).copied().unwrap_or(p) };
                 let pr = &self.producers[p];
                 if pr.inst == inst && pr.alive {
                     self.producer_receive(p, m);
@@ -2586,7 +2583,12 @@ impl Sim {
                     }
                 }
             }
-            let needs = pr.init == Init::Needed || (pr.bump && pr.init == Init::Ready && pr.parts.iter().all(|pp| pp.n_inflight == 0));
+            // A transactional producer bumps its epoch for unresolved sequences only once the
+            // transaction is over (KIP-360: abortTransaction(), then InitProducerId with the
+            // current producer id and epoch).
+            let in_txn = pr.txn.is_some() && cfg.transactional_id.is_some();
+            let needs =
+                pr.init == Init::Needed || (pr.bump && !in_txn && pr.init == Init::Ready && pr.parts.iter().all(|pp| pp.n_inflight == 0));
             if needs {
                 let bump = if pr.bump && pr.pid >= 0 { Some((pr.pid, pr.epoch)) } else { None };
                 if let Some(txn) = cfg.transactional_id.clone() {
@@ -2876,6 +2878,44 @@ impl Sim {
         pr.wake = None;
     }
 
+    /// `start-zombie`: a new instance with the same transactional.id starts (initTransactions())
+    /// while the old one carries on with the table it is running, then stops; the following
+    /// tables go to the new instance. The old instance moves to a new producer slot, named
+    /// "<name> (zombie)", and keeps its connections, batches and transaction.
+    fn start_zombie(&mut self, p: usize) {
+        if !self.producers[p].alive {
+            tr!(self, "{} is not running: there is no instance to turn into a zombie", self.producers[p].cfg.name);
+            return;
+        }
+        let z = self.producers.len();
+        let mut zombie = self.producers[p].clone();
+        let name = zombie.cfg.name.clone();
+        let mut cfg = (*zombie.cfg).clone();
+        cfg.name = format!("{name} (zombie)");
+        zombie.cfg = std::rc::Rc::new(cfg);
+        zombie.paused.clear();
+        zombie.wake = None;
+        let old = zombie.inst;
+        self.producers.push(zombie);
+        self.redirect.insert((p, old), z);
+        for t in &mut self.tables {
+            if t.producer == p && !t.done && t.next > 0 {
+                t.producer = z;
+            }
+        }
+        self.reset_producer(p);
+        let pr = &mut self.producers[p];
+        pr.inst += 1;
+        pr.alive = true;
+        pr.crashed = false;
+        tr!(
+            self,
+            "{name}: a new instance starts with the same transactional.id (initTransactions()); the old one carries on as {name} (zombie)"
+        );
+        self.producer_poll(z);
+        self.producer_poll(p);
+    }
+
     /// Graceful close(): flush what is buffered; an open transaction is aborted (the sender
     /// thread's "Aborting incomplete transaction due to shutdown").
     fn producer_close(&mut self, p: usize) {
@@ -2910,16 +2950,51 @@ impl Sim {
         } else {
             tr!(self, "{name} restarts (a new instance: a new producer id if idempotent)");
         }
+        // The crashed instance's transaction stays open at the coordinator; a table it had
+        // finished sending is over for the application (unless it re-sends, below).
+        let open: Vec<usize> = (0..self.tables.len())
+            .filter(|&t| {
+                let tr = &self.tables[t];
+                tr.producer == p && !tr.done && tr.next == self.sc.sends[t].records.len() && self.sc.sends[t].transaction.is_some()
+            })
+            .collect();
         if resend {
             let again: Vec<RecId> = (0..self.recs.len() as RecId)
                 .filter(|&r| {
                     let ri = &self.recs[r as usize];
-                    ri.producer == p && ri.status == RecStatus::NoAnswer && ri.instance + 1 == inst
+                    ri.producer == p && ri.status == RecStatus::NoAnswer && ri.instance + 1 == inst && ri.output_of.is_none()
                 })
                 .collect();
+            // Re-sends of a transactional table form a new transaction with its outcome.
+            let table_of = |s: &Sim, r: RecId| {
+                (0..s.tables.len()).find(|&t| (s.rec_index(t, 0)..s.rec_index(t, 0) + s.sc.sends[t].records.len() as RecId).contains(&r))
+            };
+            let txn_table = again.first().and_then(|&r| table_of(self, r)).filter(|&t| self.sc.sends[t].transaction.is_some());
+            if let Some(t) = txn_table {
+                self.producers[p].txn = Some(TxnRun::new(Some(t)));
+                tr!(self, "{name}: beginTransaction() for the re-sent records");
+            }
             for r in again {
                 self.why(r, format!("the restarted {name} re-sends it (an application-level retry: a new copy)"));
                 self.producer_send(p, r);
+            }
+            if let Some(t) = txn_table {
+                if self.tables[t].next == self.sc.sends[t].records.len() {
+                    let commit = self.sc.sends[t].transaction.as_deref() == Some("commit");
+                    if let Some(tx) = self.producers[p].txn.as_mut() {
+                        tx.ending = Some(commit);
+                    }
+                    tr!(self, "{name}: {}", if commit { "commitTransaction() (flushing first)" } else { "abortTransaction()" });
+                    if !commit {
+                        self.txn_abort_undrained(p);
+                    }
+                }
+            }
+        }
+        for t in open {
+            if self.producers[p].txn.as_ref().and_then(|x| x.table) != Some(t) {
+                self.tables[t].done = true;
+                self.start_next_table(t);
             }
         }
         let paused = std::mem::take(&mut self.producers[p].paused);
@@ -2937,7 +3012,7 @@ impl Sim {
             return;
         }
         let table = &self.sc.sends[t];
-        let p = table.producer;
+        let p = self.tables[t].producer;
         let pr = &self.producers[p];
         if pr.crashed {
             // Scheduled sends wait for the restart.
@@ -3216,6 +3291,12 @@ impl Sim {
                     }
                 }
             }
+            Action::StartZombie => {
+                let p = self.resolve_producer(&f, h);
+                tr!(self, "{said}");
+                self.faults_log.push((self.now, said));
+                self.start_zombie(p);
+            }
             Action::CrashProducer => {
                 let p = self.resolve_producer(&f, h);
                 tr!(self, "{said}");
@@ -3252,7 +3333,6 @@ impl Sim {
                     _ => self.consumer_close(c),
                 }
             }
-            _ => {}
         }
     }
 
@@ -3473,7 +3553,7 @@ impl Sim {
         if self.tables.iter().any(|t| !t.done) {
             // A table waiting on a crashed producer that nothing will restart is done too.
             let waiting_forever = self.tables.iter().enumerate().all(|(i, t)| {
-                t.done || (self.producers[self.sc.sends[i].producer].crashed && !self.restart_pending(self.sc.sends[i].producer))
+                t.done || (self.producers[self.tables[i].producer].crashed && !self.restart_pending(self.tables[i].producer))
             });
             if !waiting_forever {
                 return false;

@@ -396,15 +396,20 @@ impl Sim {
             tr!(self, "coordinator: Transactions V2 bumps the epoch of {id} to {e} with this EndTxn");
         }
         self.txn_transition(id, if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort });
-        if commit {
-            for &r in &meta.recs {
-                self.why(r, format!("coordinator wrote PrepareCommit for transaction {id}: the point of no return"));
-                self.hooks.push(HookEv::new(Hook::PrepareCommit, r, self.recs[r as usize].part));
-            }
-        }
         let epoch = self.txn_ids.get(id).map(|t| t.epoch).unwrap_or(epoch);
         self.reply(m, Body::EndTxnResp { req, res: Ok(epoch) });
-        self.txn_send_markers(id, commit);
+        let keys = self.txn_send_markers(id, commit);
+        if commit {
+            for &r in &meta.recs {
+                let part = self.recs[r as usize].part;
+                self.why(r, format!("coordinator wrote PrepareCommit for transaction {id}: the point of no return"));
+                self.hooks.push(HookEv {
+                    msg: keys.get(&part).copied(),
+                    msg_is_request: true,
+                    ..HookEv::new(Hook::PrepareCommit, r, part)
+                });
+            }
+        }
     }
 
     /// Aborts an open transaction from the coordinator's side with a new epoch (timeout or a
@@ -420,46 +425,59 @@ impl Sim {
         self.txn_send_markers(id, false);
     }
 
-    fn txn_send_markers(&mut self, id: &str, commit: bool) {
-        let Some(meta) = self.txn_ids.get_mut(id) else { return };
+    /// Sends every marker of a transaction; returns the queue key of each marker request, by
+    /// partition (for wire faults on the `prepare-commit` hook).
+    fn txn_send_markers(&mut self, id: &str, commit: bool) -> BTreeMap<usize, (Time, u64)> {
+        let mut keys = BTreeMap::new();
+        let Some(meta) = self.txn_ids.get_mut(id) else { return keys };
         meta.pending_markers = meta.parts.iter().map(|&p| (p, (0, None))).collect();
         meta.pending_markers.extend(meta.groups.iter().map(|&g| (GROUP_MARKER_BASE + g, (0, None))));
         let parts: Vec<usize> = meta.pending_markers.keys().copied().collect();
         for p in parts {
-            self.txn_send_marker(id, p, commit);
+            if let Some(k) = self.txn_send_marker(id, p, commit) {
+                keys.insert(p, k);
+            }
         }
         self.txn_maybe_complete(id, commit);
+        keys
     }
 
-    fn txn_send_marker(&mut self, id: &str, part: usize, commit: bool) {
+    fn txn_send_marker(&mut self, id: &str, part: usize, commit: bool) -> Option<(Time, u64)> {
         if part >= GROUP_MARKER_BASE {
-            let Some(meta) = self.txn_ids.get(id) else { return };
-            let pid = meta.pid;
-            self.send(Node::TxnCoord, Node::Group, Body::GroupMarker { txn: id.to_string(), pid, commit, group: part - GROUP_MARKER_BASE });
-            return;
+            let pid = self.txn_ids.get(id)?.pid;
+            return self.send(
+                Node::TxnCoord,
+                Node::Group,
+                Body::GroupMarker { txn: id.to_string(), pid, commit, group: part - GROUP_MARKER_BASE },
+            );
         }
         let leader = self.ctrl.parts[part].leader;
-        let Some(meta) = self.txn_ids.get_mut(id) else { return };
+        let meta = self.txn_ids.get_mut(id)?;
         let (pid, epoch) = (meta.pid, meta.epoch);
-        let Some(slot) = meta.pending_markers.get_mut(&part) else { return };
+        let slot = meta.pending_markers.get_mut(&part)?;
         slot.0 += 1;
         slot.1 = leader;
         let attempt = slot.0;
         match leader {
             Some(l) => {
-                self.send(Node::TxnCoord, Node::Broker(l), Body::Marker { txn: id.to_string(), pid, epoch, commit, part });
+                let key = self.send(Node::TxnCoord, Node::Broker(l), Body::Marker { txn: id.to_string(), pid, epoch, commit, part });
                 // No answer within the inter-broker request timeout: send it again.
                 self.push(self.now + 30_000 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit, attempt });
+                key
             }
             None => {
                 // R-H8: the coordinator retries until a leader takes the marker.
                 self.push(self.now + 100 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit, attempt });
+                None
             }
         }
     }
 
     pub(crate) fn txn_marker_retry(&mut self, id: &str, part: usize, commit: bool, attempt: u32) {
         if self.txn_ids.get(id).and_then(|m| m.pending_markers.get(&part)).map(|s| s.0 == attempt).unwrap_or(false) {
+            if part < GROUP_MARKER_BASE {
+                tr!(self, "coordinator: no answer for the marker of {id} on {}: sending it again", self.parts[part].name);
+            }
             self.txn_send_marker(id, part, commit);
         }
     }
