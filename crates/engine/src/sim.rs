@@ -311,7 +311,7 @@ enum Ev {
     ConsumerProcess { c: usize, inst: u32 },
     ConsumerSessionExpire { c: usize, inst: u32 },
     PollIntervalCheck { c: usize, inst: u32, polled_at: Time },
-    MarkerRetry { txn: String, part: usize, commit: bool, attempt: u32 },
+    MarkerRetry { txn: String, part: usize, commit: bool, attempt: u32, timed_out: bool },
     TxnTimeoutCheck,
     Fault { idx: usize },
 }
@@ -1067,7 +1067,7 @@ impl Sim {
             Ev::ConsumerProcess { c, inst } => self.consumer_process(c, inst),
             Ev::ConsumerSessionExpire { c, inst } => self.consumer_session_expire(c, inst),
             Ev::PollIntervalCheck { c, inst, polled_at } => self.poll_interval_check(c, inst, polled_at),
-            Ev::MarkerRetry { txn, part, commit, attempt } => self.txn_marker_retry(&txn, part, commit, attempt),
+            Ev::MarkerRetry { txn, part, commit, attempt, timed_out } => self.txn_marker_retry(&txn, part, commit, attempt, timed_out),
             Ev::TxnTimeoutCheck => self.txn_timeout_check(),
             Ev::Fault { idx } => self.apply_fault(idx, None),
         }

@@ -462,20 +462,20 @@ impl Sim {
             Some(l) => {
                 let key = self.send(Node::TxnCoord, Node::Broker(l), Body::Marker { txn: id.to_string(), pid, epoch, commit, part });
                 // No answer within the inter-broker request timeout: send it again.
-                self.push(self.now + 30_000 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit, attempt });
+                self.push(self.now + 30_000 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit, attempt, timed_out: true });
                 key
             }
             None => {
                 // R-H8: the coordinator retries until a leader takes the marker.
-                self.push(self.now + 100 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit, attempt });
+                self.push(self.now + 100 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit, attempt, timed_out: false });
                 None
             }
         }
     }
 
-    pub(crate) fn txn_marker_retry(&mut self, id: &str, part: usize, commit: bool, attempt: u32) {
+    pub(crate) fn txn_marker_retry(&mut self, id: &str, part: usize, commit: bool, attempt: u32, timed_out: bool) {
         if self.txn_ids.get(id).and_then(|m| m.pending_markers.get(&part)).map(|s| s.0 == attempt).unwrap_or(false) {
-            if part < GROUP_MARKER_BASE {
+            if timed_out && part < GROUP_MARKER_BASE {
                 tr!(self, "coordinator: no answer for the marker of {id} on {}: sending it again", self.parts[part].name);
             }
             self.txn_send_marker(id, part, commit);
@@ -494,7 +494,7 @@ impl Sim {
             }
         }
         for (txn, part, commit, attempt) in retry {
-            self.push(self.now + 100 * MS, Ev::MarkerRetry { txn, part, commit, attempt });
+            self.push(self.now + 100 * MS, Ev::MarkerRetry { txn, part, commit, attempt, timed_out: false });
         }
     }
 
@@ -584,7 +584,7 @@ impl Sim {
             }
             self.txn_maybe_complete(id, commit);
         } else if let Some(&(attempt, _)) = self.txn_ids.get(id).and_then(|m| m.pending_markers.get(&part)) {
-            self.push(self.now + 100 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit, attempt });
+            self.push(self.now + 100 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit, attempt, timed_out: false });
         }
     }
 
