@@ -639,6 +639,8 @@ pub struct Sim {
     out_rec: BTreeMap<(RecId, usize), RecId>,
     /// Messages addressed to an instance that `start-zombie` moved to a new slot.
     redirect: BTreeMap<(usize, u32), usize>,
+    /// The `__transaction_state` partitions in use, by partition number.
+    pub txn_log: BTreeMap<u32, TxnLogPart>,
     /// The transaction coordinator's metadata per transactional.id.
     pub txn_ids: BTreeMap<String, TxnMeta>,
     txn_violation: Option<String>,
@@ -655,11 +657,6 @@ impl Sim {
     /// of every partition leading in epoch 0 and all replicas in sync.
     pub fn new(sc: Scenario, trace: bool) -> Result<Sim, SimError> {
         // Parts of transactions that are not built yet: refuse them, clearly.
-        if let Some(i) = sc.faults.iter().position(|f| f.target.as_deref() == Some("coordinator")) {
-            return Err(SimError::Unsupported(format!(
-                "fault[{i}]: the transaction coordinator cannot be targeted yet (its failover is not built)"
-            )));
-        }
         let nb = sc.cluster.brokers;
         let mut parts = Vec::new();
         for (ti, t) in sc.topics.iter().enumerate() {
@@ -793,6 +790,7 @@ impl Sim {
             consumer_topics,
             out_rec,
             txn_ids: BTreeMap::new(),
+            txn_log: BTreeMap::new(),
             txn_violation: None,
             redirect: BTreeMap::new(),
         };
@@ -1095,15 +1093,7 @@ impl Sim {
                 self.broker_receive(b, m);
             }
             Node::Controller => self.ctrl_receive(m),
-            Node::TxnCoord => match m.body.clone() {
-                Body::TxnInitPid { req, txn, timeout_ms } => self.txn_init_pid(&m, req, &txn, timeout_ms),
-                Body::AddPartitions { txn, epoch, part, recs } => self.txn_add_partition(&m, &txn, epoch, part, recs),
-                Body::EndTxn { req, txn, epoch, commit, .. } => self.txn_end(&m, req, &txn, epoch, commit),
-                Body::AddOffsets { txn, epoch, group, inputs } => self.txn_add_offsets(&m, &txn, epoch, group, inputs),
-                Body::MarkerResp { txn, part, commit, ok } => self.on_marker_resp(&txn, part, commit, ok),
-                Body::Disconnect { broker } => self.txn_marker_disconnect(broker),
-                _ => {}
-            },
+            Node::TxnCoord => self.coordinator_receive(m),
             Node::Group => match m.body.clone() {
                 Body::OffsetCommit { req, group, generation, offsets } => self.on_offset_commit(&m, req, group, generation, offsets),
                 Body::TxnOffsetCommit { pid, group, consumer, generation, offsets } => {
@@ -2005,6 +1995,7 @@ impl Sim {
             }
         }
         self.ctrl_publish(&changed);
+        self.txn_log_failover(b);
     }
 
     fn ctrl_unfence(&mut self, b: usize) {
@@ -2024,6 +2015,7 @@ impl Sim {
         let all: Vec<(usize, PartState)> = (0..self.parts.len()).map(|p| (p, self.ctrl.parts[p].clone())).collect();
         let fenced = self.ctrl.fenced.clone();
         self.send(Node::Controller, Node::Broker(b), Body::Meta { parts: all, fenced });
+        self.txn_log_broker_back(b);
     }
 
     /// Elects a leader if the current one is not valid. Returns whether anything changed.
@@ -3165,6 +3157,19 @@ impl Sim {
                 }
                 self.ctrl.parts[p].leader
             }
+            "coordinator" => {
+                // The coordinator of the hooked record's transactional.id, else of the only one.
+                let pr = h.and_then(|h| h.producer).or(h.map(|h| self.recs[h.rec as usize].producer)).or(f.producer);
+                let id = pr
+                    .and_then(|p| self.producers.get(p))
+                    .and_then(|p| p.cfg.transactional_id.clone())
+                    .or_else(|| self.producers.iter().find_map(|p| p.cfg.transactional_id.clone()))?;
+                self.coordinator_of(&id).or_else(|| {
+                    let tp = self.txn_log_partition(&id);
+                    let nb = self.brokers.len();
+                    Some(tp as usize % nb)
+                })
+            }
             "follower" => {
                 if let Some(h) = h {
                     if h.hook == Hook::Replicate {
@@ -3406,6 +3411,9 @@ impl Sim {
         self.push(self.now, Ev::Heartbeat { b, inc });
         let lag = self.sc.cluster.replica_lag_time_max_ms * MS / 2;
         self.push(self.now + lag, Ev::IsrCheck { b, inc });
+        if !self.ctrl.fenced[b] {
+            self.txn_log_broker_back(b);
+        }
     }
 
     // ------------------------------------------------------------------------------------
@@ -3858,4 +3866,4 @@ impl Sim {
 }
 
 mod txn;
-pub use txn::{OffsetsStep, TxnMeta, TxnRun, TxnState};
+pub use txn::{java_hash, OffsetsStep, TxnLogPart, TxnMeta, TxnRun, TxnState};

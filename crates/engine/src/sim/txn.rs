@@ -1,8 +1,13 @@
-//! Transactions (kafka-rules.md 1.H–1.J), as far as this milestone goes: a transactional
-//! producer, a transaction coordinator that is always available (its own log and failover
-//! are not modelled), AddPartitionsToTxn, EndTxn answered once PrepareCommit/PrepareAbort is
-//! written, markers appended afterwards by each partition leader with acks=all semantics, the
-//! transaction timeout, and fencing of an older producer epoch.
+//! Transactions (kafka-rules.md 1.H–1.J): the transactional producer; the transaction
+//! coordinator, which runs on the leader of the transactional.id's `__transaction_state`
+//! partition and fails over with it; AddPartitionsToTxn and AddOffsetsToTxn; EndTxn answered
+//! once PrepareCommit/PrepareAbort is written, markers appended afterwards by each partition
+//! leader with acks=all semantics; the transaction timeout; fencing of an older producer epoch;
+//! Transactions V2 (4.0) and partition verification (3.6+).
+//!
+//! The `__transaction_state` log itself is not a replicated log of entries here: a state change
+//! is durable when its partition has at least `transaction.state.log.min.isr` live replicas
+//! (acks=all), and a new coordinator finds the state the old one wrote.
 
 use super::*;
 
@@ -108,7 +113,163 @@ pub struct TxnMeta {
     pub pending_markers: BTreeMap<usize, (u32, Option<usize>)>,
 }
 
+/// One partition of `__transaction_state` in use: its replicas (RF = min(replication factor,
+/// brokers)), its leader (the coordinator) and the coordinator epoch, bumped on every load.
+#[derive(Clone, Debug)]
+pub struct TxnLogPart {
+    pub replicas: Vec<usize>,
+    pub leader: Option<usize>,
+    pub coordinator_epoch: i32,
+}
+
+/// Java's `String.hashCode`, which places a transactional.id on a `__transaction_state`
+/// partition (`Utils.abs(transactionalId.hashCode) % transaction.state.log.num.partitions`, R-H1).
+pub fn java_hash(s: &str) -> i32 {
+    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+}
+
 impl Sim {
+    /// The `__transaction_state` partition of a transactional.id.
+    pub fn txn_log_partition(&self, id: &str) -> u32 {
+        ((java_hash(id) & 0x7fff_ffff) as u32) % self.sc.cluster.transaction_state_log_num_partitions
+    }
+
+    /// Creates the `__transaction_state` partition of a transactional.id on first use.
+    pub(crate) fn txn_log_ensure(&mut self, id: &str) -> u32 {
+        let tp = self.txn_log_partition(id);
+        if !self.txn_log.contains_key(&tp) {
+            let nb = self.brokers.len();
+            let rf = (self.sc.cluster.transaction_state_log_replication_factor as usize).clamp(1, nb);
+            let replicas: Vec<usize> = (0..rf).map(|i| (tp as usize + i) % nb).collect();
+            let leader = replicas.iter().copied().find(|&r| self.brokers[r].alive && !self.ctrl.fenced[r]);
+            self.txn_log.insert(tp, TxnLogPart { replicas, leader, coordinator_epoch: 0 });
+        }
+        tp
+    }
+
+    /// The broker acting as coordinator of a transactional.id (the leader of its partition).
+    pub fn coordinator_of(&self, id: &str) -> Option<usize> {
+        self.txn_log.get(&self.txn_log_partition(id)).and_then(|t| t.leader)
+    }
+
+    /// Whether the coordinator can serve a request now: its broker runs and reaches the
+    /// others, and a state change would reach `transaction.state.log.min.isr` replicas (R-H1:
+    /// else COORDINATOR_NOT_AVAILABLE, which the client retries).
+    fn coordinator_ready(&mut self, id: &str) -> bool {
+        let tp = self.txn_log_ensure(id);
+        let t = &self.txn_log[&tp];
+        let Some(b) = t.leader else { return false };
+        let live = t.replicas.iter().filter(|&&r| self.brokers[r].alive && !self.brokers[r].isolated && !self.ctrl.fenced[r]).count();
+        let min_isr = (self.sc.cluster.transaction_state_log_min_isr as usize).min(t.replicas.len());
+        self.brokers[b].alive && !self.brokers[b].isolated && live >= min_isr
+    }
+
+    /// A request for the coordinator arrives. While none can serve it the client retries
+    /// (FindCoordinator / NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE, every retry.backoff.ms).
+    pub(crate) fn coordinator_receive(&mut self, m: Msg) {
+        let id = match &m.body {
+            Body::TxnInitPid { txn, .. } | Body::AddPartitions { txn, .. } | Body::EndTxn { txn, .. } | Body::AddOffsets { txn, .. } => {
+                txn.clone()
+            }
+            Body::MarkerResp { txn, .. } => {
+                // A dead coordinator hears nothing; its successor re-sends what is missing.
+                if self.coordinator_ready(&txn.clone()) {
+                    if let Body::MarkerResp { txn, part, commit, ok } = m.body.clone() {
+                        self.on_marker_resp(&txn, part, commit, ok);
+                    }
+                }
+                return;
+            }
+            Body::Disconnect { broker } => {
+                let b = *broker;
+                self.txn_marker_disconnect(b);
+                return;
+            }
+            _ => return,
+        };
+        if !self.coordinator_ready(&id) {
+            self.push(self.now + 100 * MS, Ev::Deliver(m));
+            return;
+        }
+        match m.body.clone() {
+            Body::TxnInitPid { req, txn, timeout_ms } => self.txn_init_pid(&m, req, &txn, timeout_ms),
+            Body::AddPartitions { txn, epoch, part, recs } => self.txn_add_partition(&m, &txn, epoch, part, recs),
+            Body::EndTxn { req, txn, epoch, commit, .. } => self.txn_end(&m, req, &txn, epoch, commit),
+            Body::AddOffsets { txn, epoch, group, inputs } => self.txn_add_offsets(&m, &txn, epoch, group, inputs),
+            _ => {}
+        }
+    }
+
+    /// The controller fenced broker `b`: every `__transaction_state` partition it led moves to
+    /// the next live replica, whose coordinator loads the transaction log (R-H6).
+    pub(crate) fn txn_log_failover(&mut self, b: usize) {
+        let moved: Vec<u32> = self.txn_log.iter().filter(|(_, t)| t.leader == Some(b)).map(|(k, _)| *k).collect();
+        for tp in moved {
+            let t = &self.txn_log[&tp];
+            let next = t.replicas.iter().copied().find(|&r| r != b && self.brokers[r].alive && !self.ctrl.fenced[r]);
+            self.txn_log.get_mut(&tp).expect("listed").leader = next;
+            match next {
+                Some(n) => self.txn_coordinator_load(tp, n, &format!("{} was fenced", Sim::bname(b))),
+                None => tr!(self, "__transaction_state-{tp} has no live replica: its transactions wait for a broker to return"),
+            }
+        }
+    }
+
+    /// Broker `b` is back: a leaderless `__transaction_state` partition it holds gets it as
+    /// leader; a restarted coordinator that was never fenced reloads its log.
+    pub(crate) fn txn_log_broker_back(&mut self, b: usize) {
+        let parts: Vec<u32> = self
+            .txn_log
+            .iter()
+            .filter(|(_, t)| t.replicas.contains(&b) && (t.leader.is_none() || t.leader == Some(b)))
+            .map(|(k, _)| *k)
+            .collect();
+        for tp in parts {
+            self.txn_log.get_mut(&tp).expect("listed").leader = Some(b);
+            self.txn_coordinator_load(tp, b, &format!("{} is back", Sim::bname(b)));
+        }
+    }
+
+    /// `TransactionStateManager.loadTransactionsForTxnTopicPartition`: the new coordinator
+    /// bumps the coordinator epoch and completes every transaction that had reached
+    /// PrepareCommit or PrepareAbort by sending its markers again; Ongoing ones stay open.
+    fn txn_coordinator_load(&mut self, tp: u32, b: usize, why: &str) {
+        let t = self.txn_log.get_mut(&tp).expect("known");
+        t.coordinator_epoch += 1;
+        let ce = t.coordinator_epoch;
+        tr!(self, "{} becomes the transaction coordinator for __transaction_state-{tp} (coordinator epoch {ce}, {why}) and loads its transaction log", Sim::bname(b));
+        let ids: Vec<String> = self.txn_ids.keys().filter(|k| self.txn_log_partition(k) == tp).cloned().collect();
+        for id in ids {
+            let (state, recs) = {
+                let m = &self.txn_ids[&id];
+                (m.state, m.recs.clone())
+            };
+            match state {
+                TxnState::PrepareCommit | TxnState::PrepareAbort => {
+                    let commit = state == TxnState::PrepareCommit;
+                    tr!(self, "coordinator {}: transaction {id} is in {}: it writes the markers again", Sim::bname(b), state.name());
+                    for r in recs {
+                        self.why(
+                            r,
+                            format!(
+                                "{} took over as transaction coordinator and re-sent the {} markers of {id}",
+                                Sim::bname(b),
+                                if commit { "COMMIT" } else { "ABORT" }
+                            ),
+                        );
+                    }
+                    self.txn_send_markers(&id, commit);
+                }
+                TxnState::Ongoing => tr!(
+                    self,
+                    "coordinator {}: transaction {id} is Ongoing: it stays open (transaction.timeout.ms still applies)",
+                    Sim::bname(b)
+                ),
+                _ => {}
+            }
+        }
+    }
+
     fn txn_transition(&mut self, id: &str, to: TxnState) {
         let Some(m) = self.txn_ids.get_mut(id) else { return };
         if !to.may_follow(m.state) {
@@ -474,6 +635,10 @@ impl Sim {
     }
 
     pub(crate) fn txn_marker_retry(&mut self, id: &str, part: usize, commit: bool, attempt: u32, timed_out: bool) {
+        if !self.coordinator_ready(id) {
+            // The coordinator is down; its successor re-sends the markers when it loads.
+            return;
+        }
         if self.txn_ids.get(id).and_then(|m| m.pending_markers.get(&part)).map(|s| s.0 == attempt).unwrap_or(false) {
             if timed_out && part < GROUP_MARKER_BASE {
                 tr!(self, "coordinator: no answer for the marker of {id} on {}: sending it again", self.parts[part].name);
@@ -610,6 +775,9 @@ impl Sim {
             .map(|(k, m)| (k.clone(), m.epoch))
             .collect();
         for (id, epoch) in expired {
+            if !self.coordinator_ready(&id) {
+                continue;
+            }
             tr!(self, "coordinator: transaction {id} passed transaction.timeout.ms: aborting it with epoch {}", epoch + 1);
             self.txn_abort(&id, epoch + 1, "transaction.timeout.ms passed");
         }
