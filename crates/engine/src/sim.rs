@@ -294,26 +294,91 @@ pub struct Msg {
 #[derive(Clone, Debug)]
 enum Ev {
     Deliver(Msg),
-    Heartbeat { b: usize, inc: u32 },
-    IsrCheck { b: usize, inc: u32 },
-    FetchRetry { b: usize, inc: u32, part: usize },
-    FetchTimeout { b: usize, inc: u32, part: usize, fid: u64 },
-    FetchWaitExpire { b: usize, inc: u32, part: usize, fid: u64 },
-    ProduceExpire { b: usize, inc: u32, part: usize, req: u64 },
-    SlowEnd { b: usize },
-    WakeFetches { b: usize, inc: u32, part: usize },
-    FenceCheck { b: usize, seq: u64 },
+    /// A client sends a request again after a retriable coordinator error; a crashed or
+    /// fenced client sends nothing.
+    ClientRetry(Msg),
+    Heartbeat {
+        b: usize,
+        inc: u32,
+    },
+    IsrCheck {
+        b: usize,
+        inc: u32,
+    },
+    FetchRetry {
+        b: usize,
+        inc: u32,
+        part: usize,
+    },
+    FetchTimeout {
+        b: usize,
+        inc: u32,
+        part: usize,
+        fid: u64,
+    },
+    FetchWaitExpire {
+        b: usize,
+        inc: u32,
+        part: usize,
+        fid: u64,
+    },
+    ProduceExpire {
+        b: usize,
+        inc: u32,
+        part: usize,
+        req: u64,
+    },
+    SlowEnd {
+        b: usize,
+    },
+    WakeFetches {
+        b: usize,
+        inc: u32,
+        part: usize,
+    },
+    FenceCheck {
+        b: usize,
+        seq: u64,
+    },
     Rebalance,
-    ProducerWake { p: usize, inst: u32 },
-    AppStep { table: usize },
-    ConsumerStart { c: usize },
-    ConsumerPoll { c: usize, inst: u32 },
-    ConsumerProcess { c: usize, inst: u32 },
-    ConsumerSessionExpire { c: usize, inst: u32 },
-    PollIntervalCheck { c: usize, inst: u32, polled_at: Time },
-    MarkerRetry { txn: String, part: usize, commit: bool, attempt: u32, timed_out: bool },
+    ProducerWake {
+        p: usize,
+        inst: u32,
+    },
+    AppStep {
+        table: usize,
+    },
+    ConsumerStart {
+        c: usize,
+    },
+    ConsumerPoll {
+        c: usize,
+        inst: u32,
+    },
+    ConsumerProcess {
+        c: usize,
+        inst: u32,
+    },
+    ConsumerSessionExpire {
+        c: usize,
+        inst: u32,
+    },
+    PollIntervalCheck {
+        c: usize,
+        inst: u32,
+        polled_at: Time,
+    },
+    MarkerRetry {
+        txn: String,
+        part: usize,
+        commit: bool,
+        attempt: u32,
+        timed_out: bool,
+    },
     TxnTimeoutCheck,
-    Fault { idx: usize },
+    Fault {
+        idx: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -930,6 +995,18 @@ impl Sim {
         self.send_msg(Msg { from: req.to, to: req.from, body, drop_reply: false, delay_reply: 0 }, req.delay_reply)
     }
 
+    /// Whether the client instance that sent a message still runs.
+    fn client_alive(&self, n: Node) -> bool {
+        match n {
+            Node::Producer(p, inst) => {
+                let p = if self.producers[p].inst == inst { p } else { self.redirect.get(&(p, inst)).copied().unwrap_or(p) };
+                self.producers[p].inst == inst && self.producers[p].alive
+            }
+            Node::Consumer(c, inst) => self.consumers[c].inst == inst && self.consumers[c].alive,
+            _ => true,
+        }
+    }
+
     fn eff_min_isr(&self, p: usize) -> usize {
         let m = self.parts[p].min_isr as usize;
         if self.sc.version.hw_frozen_under_min_isr() {
@@ -988,6 +1065,11 @@ impl Sim {
     fn handle(&mut self, ev: Ev) {
         match ev {
             Ev::Deliver(m) => self.deliver(m),
+            Ev::ClientRetry(m) => {
+                if self.client_alive(m.from) {
+                    self.deliver(m);
+                }
+            }
             Ev::Heartbeat { b, inc } => {
                 let br = &self.brokers[b];
                 if br.alive && br.inc == inc {
@@ -3620,6 +3702,7 @@ impl Sim {
         // heartbeats, empty fetches and stale timers do not count.
         let busy = self.queue.values().any(|e| match e {
             Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. } | Ev::WakeFetches { .. } | Ev::ConsumerStart { .. } => true,
+            Ev::ClientRetry(m) => self.client_alive(m.from),
             // Only the crashed instance's own session expiry will change the group.
             Ev::ConsumerSessionExpire { c, inst } => self.consumers[*c].inst == *inst,
 

@@ -58,6 +58,13 @@ fn to_toml(c: &Case) -> String {
                 s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"crash-consumer\"\n[[fault]]\nat_ms = {}\ndo = \"restart-consumer\"\n", at + dur))
             }
             "crash-consumer" => {}
+            "start-zombie" if c.txn.is_some() => s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"start-zombie\"\n")),
+            "start-zombie" => {}
+            "kill-coordinator" if c.txn.is_some() => s.push_str(&format!(
+                "[[fault]]\nat_ms = {at}\ndo = \"kill-broker\"\ntarget = \"coordinator\"\n[[fault]]\nat_ms = {}\ndo = \"restart-broker\"\ntarget = \"b{b}\"\n",
+                at + dur
+            )),
+            "kill-coordinator" => {}
             kill => s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"{kill}\"\ntarget = \"b{b}\"\n[[fault]]\nat_ms = {}\ndo = \"restart-broker\"\ntarget = \"b{b}\"\n", at + dur)),
         }
     }
@@ -87,6 +94,8 @@ fn any_case() -> impl Strategy<Value = Case> {
                     "drop-response",
                     "crash-producer",
                     "crash-consumer",
+                    "start-zombie",
+                    "kill-coordinator",
                 ]),
                 0u32..5,
                 100u32..40000,
@@ -240,6 +249,54 @@ proptest! {
         prop_assert!(sim.stop_reason != "stopped at the event limit", "livelock\n{text}");
         for r in &report.records {
             prop_assert!(r.fate != "aborted-read", "{} of an aborted transaction was processed by read_committed\n{}", r.id, text);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Read-process-write with read_committed input (the exactly-once pipeline of KIP-98/447):
+    /// whatever crashes of the application and of brokers (the coordinator's included), no
+    /// input ever has two committed outputs, and once the run settles every input in the log
+    /// has exactly one.
+    #[test]
+    fn read_process_write_is_exactly_once(
+        seed in 0u64..(i64::MAX as u64),
+        version in prop::sample::select(vec!["3.6", "3.9", "4.0"]),
+        records in 1u32..30,
+        every in 0u32..20,
+        partitions in 1u32..3,
+        max_poll in 1u32..5,
+        two in any::<bool>(),
+        crashes in prop::collection::vec((0u32..3000, 1u32..8000), 0..3),
+        kills in prop::collection::vec((0u32..4, 0u32..5000, 100u32..20000), 0..2),
+    ) {
+        let mut text = format!("format = 1\nseed = {seed}\nkafka = \"{version}\"\n[[topic]]\nname = \"orders\"\npartitions = {partitions}\n\"replication.factor\" = 3\n\"min.insync.replicas\" = 2\n[[topic]]\nname = \"out\"\npartitions = 2\n\"replication.factor\" = 3\n\"min.insync.replicas\" = 2\n[producer]\nacks = \"all\"\n[[send]]\ncount = {records}\nevery_ms = {every}\ntopic = \"orders\"\n");
+        let names: Vec<&str> = if two { vec!["app-a", "app-b"] } else { vec!["app-a"] };
+        for n in &names {
+            text.push_str(&format!("[[consumer]]\nname = \"{n}\"\n\"group.id\" = \"g\"\n\"isolation.level\" = \"read_committed\"\n\"enable.auto.commit\" = false\n\"auto.offset.reset\" = \"earliest\"\n\"max.poll.records\" = {max_poll}\ncommit = \"transaction\"\noutput_topic = \"out\"\n\"transactional.id\" = \"{n}-tx\"\nproducer = {{ \"transaction.timeout.ms\" = 10000 }}\n"));
+        }
+        let mut t = 0;
+        for (gap, down) in crashes {
+            t += gap;
+            text.push_str(&format!("[[fault]]\nat_ms = {t}\ndo = \"crash-consumer\"\ntarget = \"app-a\"\n[[fault]]\nat_ms = {}\ndo = \"restart-consumer\"\ntarget = \"app-a\"\n", t + down));
+            t += down + 1;
+        }
+        for (b, at, down) in kills {
+            let target = if b == 3 { "coordinator".to_string() } else { format!("b{}", b + 1) };
+            text.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"kill-broker\"\ntarget = \"{target}\"\n"));
+            for r in 1..=3 {
+                text.push_str(&format!("[[fault]]\nat_ms = {}\ndo = \"restart-broker\"\ntarget = \"b{r}\"\n", at + down));
+            }
+        }
+        let (sim, report) = klab::run_bounded(&text, false, 3_000_000).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert!(sim.stop_reason != "stopped at the event limit", "livelock\n{text}");
+        for r in &report.records {
+            prop_assert!(r.outputs <= 1, "{} has {} committed outputs ({})\n{}", r.id, r.outputs, r.fate, text);
+            if sim.stop_reason == "nothing left to happen" && r.copies >= 1 {
+                prop_assert!(r.outputs == 1, "{} is in the log but has {} committed outputs ({})\n{}", r.id, r.outputs, r.fate, text);
+            }
         }
     }
 }

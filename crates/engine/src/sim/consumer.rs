@@ -323,10 +323,14 @@ impl Sim {
         }
         match res {
             Ok((recs, next)) => {
+                // poll() returns at most max.poll.records; the position moves past what it
+                // returns, and past the whole fetch (markers, aborted data) only when all of
+                // the fetch was returned.
                 let room = (cs.cfg.max_poll_records as usize).saturating_sub(cs.polled.len());
+                let all = recs.len() <= room;
                 let take: Vec<(u64, RecId)> = recs.into_iter().take(room).collect();
-                let new_pos = take.last().map(|&(o, _)| o + 1).unwrap_or(next).max(cs.position[&part]);
-                let new_pos = if take.len() < room { next.max(cs.position[&part]) } else { new_pos };
+                let pos = cs.position[&part];
+                let new_pos = if all { next.max(pos) } else { take.last().map(|&(o, _)| o + 1).unwrap_or(pos).max(pos) };
                 cs.position.insert(part, new_pos);
                 for (o, r) in take {
                     cs.polled.push((part, o, r));

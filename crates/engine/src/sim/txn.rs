@@ -188,7 +188,7 @@ impl Sim {
             _ => return,
         };
         if !self.coordinator_ready(&id) {
-            self.push(self.now + 100 * MS, Ev::Deliver(m));
+            self.push(self.now + 100 * MS, Ev::ClientRetry(m));
             return;
         }
         match m.body.clone() {
@@ -300,7 +300,7 @@ impl Sim {
                 self,
                 "coordinator: InitProducerId for {id}: CONCURRENT_TRANSACTIONS (the last transaction is completing); the client retries"
             );
-            self.push(now + 100 * MS, Ev::Deliver(m.clone()));
+            self.push(now + 100 * MS, Ev::ClientRetry(m.clone()));
             return;
         }
         let (pid, epoch) = match self.txn_ids.get(id) {
