@@ -187,7 +187,11 @@ impl Sim {
                 self,
                 "group {} generation {gen} ({why}): {name} is assigned {}",
                 self.groups[g].name,
-                parts.iter().map(|&p| self.parts[p].name.clone()).collect::<Vec<_>>().join(", ")
+                if parts.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    parts.iter().map(|&p| self.parts[p].name.clone()).collect::<Vec<_>>().join(", ")
+                }
             );
             let mut pos = BTreeMap::new();
             let mut fetch = BTreeSet::new();
