@@ -158,10 +158,15 @@ impl Sim {
     fn coordinator_ready(&mut self, id: &str) -> bool {
         let tp = self.txn_log_ensure(id);
         let t = &self.txn_log[&tp];
-        let Some(b) = t.leader else { return false };
         let live = t.replicas.iter().filter(|&&r| self.brokers[r].alive && !self.brokers[r].isolated && !self.ctrl.fenced[r]).count();
         let min_isr = (self.sc.cluster.transaction_state_log_min_isr as usize).min(t.replicas.len());
-        self.brokers[b].alive && !self.brokers[b].isolated && live >= min_isr
+        self.coordinator_alive(id) && live >= min_isr
+    }
+
+    /// Whether the coordinator's broker runs (markers go out whatever the state log's ISR).
+    fn coordinator_alive(&mut self, id: &str) -> bool {
+        let tp = self.txn_log_ensure(id);
+        self.txn_log[&tp].leader.map(|b| self.brokers[b].alive && !self.brokers[b].isolated).unwrap_or(false)
     }
 
     /// A request for the coordinator arrives. While none can serve it the client retries
@@ -173,7 +178,7 @@ impl Sim {
             }
             Body::MarkerResp { txn, .. } => {
                 // A dead coordinator hears nothing; its successor re-sends what is missing.
-                if self.coordinator_ready(&txn.clone()) {
+                if self.coordinator_alive(&txn.clone()) {
                     if let Body::MarkerResp { txn, part, commit, ok } = m.body.clone() {
                         self.on_marker_resp(&txn, part, commit, ok);
                     }
@@ -613,12 +618,14 @@ impl Sim {
             );
         }
         let leader = self.ctrl.parts[part].leader;
+        // Attempt numbers are unique across transactions, so a retry timer of an earlier
+        // transaction's marker never acts on a later one.
+        let attempt = self.id() as u32;
         let meta = self.txn_ids.get_mut(id)?;
         let (pid, epoch) = (meta.pid, meta.epoch);
         let slot = meta.pending_markers.get_mut(&part)?;
-        slot.0 += 1;
+        slot.0 = attempt;
         slot.1 = leader;
-        let attempt = slot.0;
         match leader {
             Some(l) => {
                 let key = self.send(Node::TxnCoord, Node::Broker(l), Body::Marker { txn: id.to_string(), pid, epoch, commit, part });
@@ -635,7 +642,7 @@ impl Sim {
     }
 
     pub(crate) fn txn_marker_retry(&mut self, id: &str, part: usize, commit: bool, attempt: u32, timed_out: bool) {
-        if !self.coordinator_ready(id) {
+        if !self.coordinator_alive(id) {
             // The coordinator is down; its successor re-sends the markers when it loads.
             return;
         }
