@@ -75,6 +75,26 @@ pub const LESSONS: &[Lesson] = &[
         title: "Transaction: a crash holds the LSO until the timeout",
         text: include_str!("../scenarios/txn-crash-leaves-lso-stuck.toml"),
     },
+    Lesson { title: "Transaction: a zombie instance is fenced", text: include_str!("../scenarios/txn-zombie-fenced.toml") },
+    Lesson {
+        title: "Transaction: the coordinator dies after PrepareCommit",
+        text: include_str!("../scenarios/txn-coordinator-failover.toml"),
+    },
+    Lesson { title: "2.8: a late write hangs the LSO", text: include_str!("../scenarios/txn-hanging-2.8.toml") },
+    Lesson { title: "4.0: the late write is refused", text: include_str!("../scenarios/txn-hanging-prevented-4.0.toml") },
+    Lesson { title: "3.6: a late marker commits the next transaction", text: include_str!("../scenarios/txn-late-marker-3.6.toml") },
+    Lesson { title: "4.0: the late marker is refused", text: include_str!("../scenarios/txn-late-marker-prevented-4.0.toml") },
+    Lesson { title: "Exactly once: read-process-write", text: include_str!("../scenarios/rpw-commit.toml") },
+    Lesson { title: "Exactly once: a crash after the output was written", text: include_str!("../scenarios/rpw-crash-at-output.toml") },
+    Lesson { title: "Exactly once in Kafka, twice in the database sink", text: include_str!("../scenarios/rpw-crash-at-process.toml") },
+    Lesson {
+        title: "A slow instance is fenced by the group generation",
+        text: include_str!("../scenarios/rpw-zombie-fenced-by-generation.toml"),
+    },
+    Lesson {
+        title: "Consumer: too slow for max.poll.interval.ms",
+        text: include_str!("../scenarios/consumer-max-poll-interval-duplicates.toml"),
+    },
     Lesson {
         title: "Transaction: committed, but the marker is stuck under min ISR",
         text: include_str!("../scenarios/txn-marker-blocked-under-min-isr.toml"),
@@ -775,8 +795,13 @@ impl App {
                 if !sim.txn_ids.is_empty() {
                     <div class="node-menu" role="group" aria-label="Transaction coordinator">
                         <strong>{ "transaction coordinator" }</strong>
-                        { for sim.txn_ids.iter().map(|(id, m)| html!{
-                            <span class="chip">{ format!("{id}: pid {} · epoch {} · {} · partitions {}", m.pid, m.epoch, m.state.name(), m.parts.iter().map(|&p| sim.parts[p].name.clone()).collect::<Vec<_>>().join(", ")) }</span>
+                        { for sim.txn_ids.iter().map(|(id, m)| {
+                            let on = sim.coordinator_of(id).map(klab::sim::Sim::bname).unwrap_or_else(|| "no live broker".into());
+                            let groups = m.groups.iter().map(|&g| format!("offsets of {}", sim.groups[g].name));
+                            let parts = m.parts.iter().map(|&p| sim.parts[p].name.clone()).chain(groups).collect::<Vec<_>>().join(", ");
+                            html!{
+                                <span class="chip">{ format!("{id} (coordinator on {on}, __transaction_state-{}): pid {} · epoch {} · {} · {}", sim.txn_log_partition(id), m.pid, m.epoch, m.state.name(), if parts.is_empty() { "no partitions".to_string() } else { parts }) }</span>
+                            }
                         }) }
                     </div>
                 }
@@ -803,10 +828,15 @@ impl App {
                     <span class="chip">{ format!("→{b}: {}{}{}", recs.join(" "), seq.map(|s| format!(" seq {s}")).unwrap_or_default(), if *retry > 0 { format!(" ⟳{retry}") } else { String::new() }) }</span>
                 }) }
                 if !p.buffered.is_empty() { <span>{ format!("buffered: {}", p.buffered.join(" ")) }</span> }
-                if p.crashed {
+                if p.of_consumer {
+                    <span>{ "(the read-process-write application's own producer: crash or restart its consumer)" }</span>
+                } else if p.crashed {
                     <button onclick={link.callback(|_| Msg::Producer("restart-producer"))}>{ "restart producer" }</button>
                 } else if !p.closed {
                     <button onclick={link.callback(|_| Msg::Producer("crash-producer"))}>{ "crash producer" }</button>
+                    if p.transactional {
+                        <button aria-label={format!("Start a zombie of {}", p.name)} onclick={link.callback(|_| Msg::Producer("start-zombie"))}>{ "start a second instance (zombie)" }</button>
+                    }
                 }
             </div>
         }
@@ -1038,6 +1068,7 @@ impl App {
         let rec = sel.as_ref().and_then(|id| report.records.iter().find(|r| &r.id == id));
         let has_consumer = self.sim.as_ref().map(|s| !s.consumers.is_empty()).unwrap_or(false);
         let has_sink = self.sim.as_ref().map(|s| s.groups.iter().any(|g| g.sink != "none")).unwrap_or(false);
+        let has_output = self.sim.as_ref().map(|s| s.consumers.iter().any(|c| c.cfg.output_topic.is_some())).unwrap_or(false);
 
         // Long runs: draw at most LEDGER_ROWS rows (matching the finder), plus the selection.
         let find = self.find.to_lowercase();
@@ -1062,6 +1093,7 @@ impl App {
                     <thead><tr><th>{ "record" }</th><th>{ "now" }</th><th>{ "at the end" }</th><th>{ "producer told" }</th><th>{ "copies" }</th>
                         if has_consumer { <th>{ "processed" }</th> }
                         if has_sink { <th>{ "sink rows" }</th> }
+                        if has_output { <th>{ "committed outputs" }</th> }
                     </tr></thead>
                     <tbody>
                         { for rows.into_iter().map(|r| {
@@ -1077,6 +1109,7 @@ impl App {
                                     <td>{ r.copies }</td>
                                     if has_consumer { <td>{ r.processed }</td> }
                                     if has_sink { <td>{ r.sink_rows }</td> }
+                                    if has_output { <td>{ r.outputs }</td> }
                                 </tr>
                             }
                         }) }

@@ -210,6 +210,7 @@ impl Report {
             };
             // The groups that subscribe to this record's topic take part in its fate.
             let mut per_group = Vec::new();
+            let mut stages = Vec::new();
             for (gi, g) in sim.groups.iter().enumerate() {
                 let subscribed = sim.consumers.iter().enumerate().any(|(ci, cs)| cs.group == gi && sim.consumer_subscribes(ci, part.topic));
                 if !subscribed {
@@ -253,13 +254,23 @@ impl Report {
                     .filter(|cs| cs.group == gi)
                     .map(|cs| (cs.cfg.name.clone(), sim.processed_by(cs, id)))
                     .collect::<BTreeMap<String, u32>>();
+                stages.push(if output.is_some() {
+                    Stage::Output
+                } else if g.sink != "none" {
+                    Stage::Sink
+                } else {
+                    Stage::Processed
+                });
                 per_group.push(GroupFate { group: g.name.clone(), processed, sink_rows, outputs, fate: fate.to_string(), members, effect });
             }
-            let (fate, effect) =
-                match per_group.iter().min_by_key(|g| crate::scenario::FATES.iter().position(|f| *f == g.fate).unwrap_or(99)) {
-                    Some(g) => (fate_rank(&g.fate), g.effect),
-                    None => (fate_for(eff, base_pending, 0), eff),
-                };
+            let (fate, effect, stage) = match per_group
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, g)| crate::scenario::FATES.iter().position(|f| *f == g.fate).unwrap_or(99))
+            {
+                Some((i, g)) => (fate_rank(&g.fate), g.effect, stages[i]),
+                None => (fate_for(eff, base_pending, 0), eff, Stage::Log),
+            };
             let processed: u32 = per_group.iter().map(|g| g.processed).sum();
             let sink_rows: u32 = per_group.iter().map(|g| g.sink_rows).sum();
             let outputs: u32 = per_group.iter().map(|g| g.outputs).sum();
@@ -267,7 +278,7 @@ impl Report {
             if r.why_dropped > 0 {
                 why.insert(crate::sim::WHY_MAX / 2, format!("… {} more step(s) …", r.why_dropped));
             }
-            why.push(fate_sentence(fate, effect, &producer));
+            why.push(fate_sentence(fate, effect, &producer, stage));
             records.push(RecordReport {
                 id: r.id.clone(),
                 topic: sc.topics[part.topic].name.clone(),
@@ -448,25 +459,41 @@ impl Report {
 }
 
 /// The last line of every why-chain: the fate, in a sentence a learner can read.
-fn fate_sentence(fate: &str, effect: u32, producer: &str) -> String {
+/// What a record's effect count counts, at the furthest stage the scenario has.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Log,
+    Processed,
+    Sink,
+    Output,
+}
+
+impl Stage {
+    fn name(self, n: u32) -> String {
+        match self {
+            Stage::Log => format!("{n} cop{} below the high watermark of the final log", if n == 1 { "y" } else { "ies" }),
+            Stage::Processed => format!("processed {n} time{}", if n == 1 { "" } else { "s" }),
+            Stage::Sink => format!("{n} row{} in the sink", if n == 1 { "" } else { "s" }),
+            Stage::Output => format!("{n} committed output record{}", if n == 1 { "" } else { "s" }),
+        }
+    }
+}
+
+fn fate_sentence(fate: &str, effect: u32, producer: &str, stage: Stage) -> String {
     match fate {
         "pending" => "fate: pending — Kafka has not finished with it yet".into(),
         "aborted" => "fate: aborted — its transaction aborted, and no consumer processed it".into(),
-        "aborted-read" => {
-            "fate: aborted-read — its transaction aborted, yet a consumer processed it (read_uncommitted sees aborted data)".into()
-        }
-        "duplicated" => format!("fate: duplicated — {effect} copies are below the high watermark of the final log"),
-        "rejected" => {
-            format!("fate: rejected — no copy survived and the producer reported {producer}")
-        }
+        "aborted-read" => "fate: aborted-read — its transaction aborted, yet a consumer processed it".into(),
+        "duplicated" => format!("fate: duplicated — {}", stage.name(effect)),
+        "rejected" => format!("fate: rejected — no effect survived ({}) and the producer reported {producer}", stage.name(0)),
         "lost" => {
             if producer == "acked" {
-                "fate: lost — the producer was told it was written, yet no copy is below the high watermark of the final log".into()
+                format!("fate: lost — the producer was told it was written, yet it has {}", stage.name(0))
             } else {
-                "fate: lost — no copy is below the high watermark of the final log".into()
+                format!("fate: lost — {}", stage.name(0))
             }
         }
         "reordered" => "fate: reordered — a record sent after it sits at a lower offset".into(),
-        _ => "fate: committed — exactly one copy below the high watermark of the final log".into(),
+        _ => format!("fate: committed — exactly once: {}", stage.name(1)),
     }
 }

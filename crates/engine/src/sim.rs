@@ -3805,6 +3805,9 @@ pub struct ProducerView {
     /// (record ids, broker, retry number) per request in flight.
     pub in_flight: Vec<(Vec<String>, String, u32, Option<i32>)>,
     pub buffered: Vec<String>,
+    pub transactional: bool,
+    /// The producer of a read-process-write consumer: it lives and dies with the consumer.
+    pub of_consumer: bool,
 }
 
 impl Sim {
@@ -3840,6 +3843,8 @@ impl Sim {
                     acks: pr.cfg.acks,
                     in_flight,
                     buffered,
+                    transactional: pr.cfg.transactional_id.is_some(),
+                    of_consumer: pr.app_of.is_some(),
                 }
             })
             .collect()
