@@ -178,3 +178,27 @@ test('copy as code writes out the consumer settings, isolation level included', 
   await expect(page.locator('details.panel')).toContainText('isolation.level=read_committed');
   await expect(page.locator('details.panel')).toContainText("'isolation.level': 'read_committed'");
 });
+
+test('read-process-write: a crash after the output was written still gives one committed output per order', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Exactly once: a crash after the output was written');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
+  const row = page.getByRole('row', { name: 'Record r1' });
+  // Processed twice (once by the crashed instance), one committed output.
+  await expect(row.locator('td').nth(5)).toHaveText('2');
+  await expect(row.locator('td').last()).toHaveText('1');
+  await expect(page.getByRole('figure', { name: 'Partition invoices/0' })).toContainText('ABORT');
+  await page.getByRole('button', { name: 'r1', exact: true }).click();
+  await expect(page.getByRole('list', { name: 'Why chain' })).toContainText('committed its output together with its offset');
+});
+
+test('starting a zombie from the producer menu fences the first instance', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Transaction: committed across two topics');
+  await page.getByRole('button', { name: 'Step forward' }).click();
+  await page.getByRole('button', { name: 'Start a zombie of producer' }).click();
+  await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/do = "start-zombie"/);
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(page.getByRole('group', { name: 'Transaction coordinator' })).toContainText('coordinator on b');
+});

@@ -71,20 +71,22 @@ fn main() -> ExitCode {
         }
         Some("bench") => {
             let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
-            let text = klab::bench::workload(n);
-            match klab::bench::measure(&text, std::time::Instant::now, |a| a.elapsed().as_secs_f64()) {
-                Ok(m) => {
-                    println!("native: {n} records, {}", m.summary());
-                    if let Some(kb) = peak_rss_kb() {
-                        println!("native: peak memory (VmHWM) {:.1} MiB", kb as f64 / 1024.0);
+            for (label, text) in [("", klab::bench::workload(n)), ("read-process-write ", klab::bench::workload_rpw(n / 10))] {
+                match klab::bench::measure(&text, std::time::Instant::now, |a| a.elapsed().as_secs_f64()) {
+                    Ok(m) => {
+                        let recs = if label.is_empty() { n } else { n / 10 };
+                        println!("native: {label}{recs} records, {}", m.summary());
                     }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("bench failed: {e}");
-                    ExitCode::from(2)
+                    Err(e) => {
+                        eprintln!("bench failed: {e}");
+                        return ExitCode::from(2);
+                    }
                 }
             }
+            if let Some(kb) = peak_rss_kb() {
+                println!("native: peak memory (VmHWM) {:.1} MiB", kb as f64 / 1024.0);
+            }
+            ExitCode::SUCCESS
         }
         _ => {
             eprintln!("{USAGE}");

@@ -45,6 +45,67 @@ duration_ms = 40000
     )
 }
 
+/// The transactional workload: `n` input records read by a read-process-write application
+/// (read_committed, 100 records per poll and transaction) that writes one output each into a
+/// second topic, while the transaction coordinator's broker is killed and restarted.
+pub fn workload_rpw(n: u64) -> String {
+    let span_ms = n.max(100);
+    format!(
+        r#"format = 1
+title = "benchmark: read-process-write of {n} records, coordinator killed"
+seed = 7
+kafka = "4.0"
+[cluster]
+brokers = 3
+[[topic]]
+name = "orders"
+partitions = 3
+"replication.factor" = 3
+"min.insync.replicas" = 2
+[[topic]]
+name = "invoices"
+partitions = 3
+"replication.factor" = 3
+"min.insync.replicas" = 2
+[producer]
+acks = "all"
+[[send]]
+count = {n}
+every_ms = 1
+topic = "orders"
+[consumer]
+"group.id" = "billing"
+"isolation.level" = "read_committed"
+"enable.auto.commit" = false
+"auto.offset.reset" = "earliest"
+"max.poll.records" = 100
+processing_ms = 0
+commit = "transaction"
+output_topic = "invoices"
+"transactional.id" = "billing-1"
+
+[[fault]]
+at_ms = {a}
+do = "kill-broker"
+target = "coordinator"
+[[fault]]
+at_ms = {b}
+do = "restart-broker"
+target = "b1"
+[[fault]]
+at_ms = {b}
+do = "restart-broker"
+target = "b2"
+[[fault]]
+at_ms = {b}
+do = "restart-broker"
+target = "b3"
+"#,
+        a = span_ms / 3,
+        b = span_ms / 3 + 15000,
+    )
+}
+
 /// "committed 99990, duplicated 0, ..." for the bench line.
 pub fn fate_counts(r: &Report) -> String {
     let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();

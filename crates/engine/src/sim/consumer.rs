@@ -53,6 +53,8 @@ pub struct Consumer {
     /// is removed when it misses max.poll.interval.ms).
     pub generation: u32,
     pub member: bool,
+    /// Records this member processed, and how often.
+    pub processed: BTreeMap<RecId, u32>,
     /// Newly assigned partitions whose committed offset is still to be fetched (OffsetFetch
     /// with requireStable, R-L4).
     fetch_needed: BTreeSet<usize>,
@@ -127,6 +129,7 @@ impl Sim {
                 txn_inputs: Vec::new(),
                 generation: 0,
                 member: false,
+                processed: BTreeMap::new(),
                 fetch_needed: BTreeSet::new(),
                 last_poll: 0,
             });
@@ -402,6 +405,7 @@ impl Sim {
             return;
         }
         let Some((p, o, r)) = cs.queue.pop_front() else { return };
+        *cs.processed.entry(r).or_default() += 1;
         let g = cs.group;
         let name = cs.cfg.name.clone();
         let in_sink = cs.cfg.commit == "in-sink";
@@ -772,10 +776,10 @@ impl Sim {
         self.consumer_topics.get(c).map(|t| t.contains(&topic)).unwrap_or(false)
     }
 
-    /// How often this consumer's group processed the record (members are not told apart
-    /// in the count; the group's total is what fates use).
+    /// How often this member processed the record (across its restarts); the group's total
+    /// is what fates use.
     pub fn processed_by(&self, cs: &Consumer, r: RecId) -> u32 {
-        self.groups[cs.group].processed.get(&r).copied().unwrap_or(0)
+        cs.processed.get(&r).copied().unwrap_or(0)
     }
 }
 
