@@ -8,6 +8,17 @@
 
 use std::process::ExitCode;
 
+/// Prints a line on stdout. A closed pipe (`kafka-lab run x --trace | head`) ends the output
+/// quietly instead of panicking.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 const USAGE: &str = "usage: kafka-lab run FILE [--trace] | kafka-lab check FILE | kafka-lab bench [RECORDS]";
 
 fn main() -> ExitCode {
@@ -49,21 +60,21 @@ fn main() -> ExitCode {
                     if check {
                         let failed = report.check(&sim);
                         if failed.is_empty() {
-                            println!("{file}: {} expectation(s) hold", sim.sc.expects.len());
+                            say!("{file}: {} expectation(s) hold", sim.sc.expects.len());
                             ExitCode::SUCCESS
                         } else {
                             for f in &failed {
-                                println!("{file}: {f}");
+                                say!("{file}: {f}");
                             }
                             ExitCode::from(1)
                         }
                     } else if trace {
                         for line in sim.trace.as_deref().unwrap_or(&[]) {
-                            println!("{line}");
+                            say!("{line}");
                         }
                         ExitCode::SUCCESS
                     } else {
-                        println!("{}", report.to_json());
+                        say!("{}", report.to_json());
                         ExitCode::SUCCESS
                     }
                 }
@@ -75,7 +86,7 @@ fn main() -> ExitCode {
                 match klab::bench::measure(&text, std::time::Instant::now, |a| a.elapsed().as_secs_f64()) {
                     Ok(m) => {
                         let recs = if label.is_empty() { n } else { n / 10 };
-                        println!("native: {label}{recs} records, {}", m.summary());
+                        say!("native: {label}{recs} records, {}", m.summary());
                     }
                     Err(e) => {
                         eprintln!("bench failed: {e}");
@@ -84,7 +95,7 @@ fn main() -> ExitCode {
                 }
             }
             if let Some(kb) = peak_rss_kb() {
-                println!("native: peak memory (VmHWM) {:.1} MiB", kb as f64 / 1024.0);
+                say!("native: peak memory (VmHWM) {:.1} MiB", kb as f64 / 1024.0);
             }
             ExitCode::SUCCESS
         }
