@@ -363,6 +363,11 @@ enum Ev {
         c: usize,
         inst: u32,
     },
+    CommitTimeout {
+        c: usize,
+        inst: u32,
+        req: u64,
+    },
     PollIntervalCheck {
         c: usize,
         inst: u32,
@@ -1147,6 +1152,7 @@ impl Sim {
             Ev::ConsumerProcess { c, inst } => self.consumer_process(c, inst),
             Ev::ConsumerSessionExpire { c, inst } => self.consumer_session_expire(c, inst),
             Ev::PollIntervalCheck { c, inst, polled_at } => self.poll_interval_check(c, inst, polled_at),
+            Ev::CommitTimeout { c, inst, req } => self.commit_timeout(c, inst, req),
             Ev::MarkerRetry { txn, part, commit, attempt, timed_out } => self.txn_marker_retry(&txn, part, commit, attempt, timed_out),
             Ev::TxnTimeoutCheck => self.txn_timeout_check(),
             Ev::Fault { idx } => self.apply_fault(idx, None),

@@ -53,6 +53,7 @@ pub struct Consumer {
     /// is removed when it misses max.poll.interval.ms).
     pub generation: u32,
     pub member: bool,
+    commit_retried: bool,
     /// Records this member processed, and how often.
     pub processed: BTreeMap<RecId, u32>,
     /// Newly assigned partitions whose committed offset is still to be fetched (OffsetFetch
@@ -129,6 +130,7 @@ impl Sim {
                 txn_inputs: Vec::new(),
                 generation: 0,
                 member: false,
+                commit_retried: false,
                 processed: BTreeMap::new(),
                 fetch_needed: BTreeSet::new(),
                 last_poll: 0,
@@ -519,6 +521,26 @@ impl Sim {
         }
 
         self.send(Node::Consumer(c, inst), Node::Group, Body::OffsetCommit { req, group: g, generation, offsets });
+        // No answer within request.timeout.ms: the commit fails with a TimeoutException.
+        self.push(self.now + 30_000 * MS, Ev::CommitTimeout { c, inst, req });
+    }
+
+    /// commitSync() retries a request that got no answer within request.timeout.ms until
+    /// default.api.timeout.ms (60 s) is spent: one more attempt, then TimeoutException.
+    pub(crate) fn commit_timeout(&mut self, c: usize, inst: u32, req: u64) {
+        let cs = &mut self.consumers[c];
+        if cs.inst != inst || !cs.alive || cs.commit_pending != Some(req) {
+            return;
+        }
+        let sync = matches!(cs.phase, CPhase::CommitThenProcess | CPhase::CommitThenPoll);
+        if sync && !cs.commit_retried {
+            cs.commit_retried = true;
+            let name = cs.cfg.name.clone();
+            tr!(self, "consumer {name}: no answer to the offset commit within request.timeout.ms: commitSync() sends it again");
+            self.send_commit(c, "commitSync() retry");
+            return;
+        }
+        self.on_offset_commit_resp(c, req, Err("TIMEOUT"));
     }
 
     /// The group coordinator's check of a commit's member and generation (R-L5, R-L6).
@@ -540,8 +562,13 @@ impl Sim {
             self.reply(m, Body::OffsetCommitResp { req, res: Err(e) });
             return;
         }
+        let first_hook = self.hooks.len();
         self.apply_committed(g, c, offsets, None);
-        self.reply(m, Body::OffsetCommitResp { req, res: Ok(()) });
+        let key = self.reply(m, Body::OffsetCommitResp { req, res: Ok(()) });
+        // Wire faults on the `offset-commit` hook act on this commit's response.
+        for h in &mut self.hooks[first_hook..] {
+            h.msg = key;
+        }
     }
 
     /// Committed offsets move forward; records they pass get a why line and an
@@ -577,6 +604,7 @@ impl Sim {
             return;
         }
         cs.commit_pending = None;
+        cs.commit_retried = false;
         let inst = cs.inst;
         if let Err(e) = res {
             // commitSync() throws CommitFailedException: the group rebalanced without this
@@ -584,18 +612,23 @@ impl Sim {
             // polls again, which rejoins the group.
             let name = cs.cfg.name.clone();
             let auto = cs.phase != CPhase::CommitThenProcess && cs.phase != CPhase::CommitThenPoll;
+            let exception = if e == "TIMEOUT" { "TimeoutException" } else { "CommitFailedException" };
             self.errors.push(ClientError {
                 at: self.now,
                 client: name.clone(),
                 record: None,
-                error: "CommitFailedException".into(),
+                error: exception.into(),
                 retried: false,
                 raised: !auto,
             });
-            tr!(
-                self,
-                "consumer {name}: offset commit failed ({e}): CommitFailedException; the partitions may belong to another member now"
-            );
+            if e == "TIMEOUT" {
+                tr!(self, "consumer {name}: no answer to the offset commit within request.timeout.ms: TimeoutException (it may or may not have been stored)");
+            } else {
+                tr!(
+                    self,
+                    "consumer {name}: offset commit failed ({e}): CommitFailedException; the partitions may belong to another member now"
+                );
+            }
             let cs = &mut self.consumers[c];
             if !auto {
                 cs.queue.clear();
