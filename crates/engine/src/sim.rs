@@ -994,7 +994,7 @@ impl Sim {
 
     fn reply(&mut self, req: &Msg, body: Body) -> Option<(Time, u64)> {
         if req.drop_reply {
-            tr!(self, "{} -> {:?}: reply lost on the wire (fault)", node_name(req.to), req.from);
+            tr!(self, "{} -> {}: reply lost on the wire (fault)", self.node_label(req.to), self.node_label(req.from));
             return None;
         }
         self.send_msg(Msg { from: req.to, to: req.from, body, drop_reply: false, delay_reply: 0 }, req.delay_reply)
@@ -2772,7 +2772,21 @@ impl Sim {
                 self.send(Node::Producer(p, inst), Node::Broker(broker), Body::MetaReq { req });
             }
         }
+        // EndTxn without an answer is sent again after request.timeout.ms.
+        if let Some(tx) = self.producers[p].txn.as_mut() {
+            if tx.end_sent && now >= tx.end_deadline {
+                tx.end_sent = false;
+                tr!(self, "{name}: no answer to EndTxn within request.timeout.ms");
+            }
+        }
         let pr = &self.producers[p];
+        if let Some(tx) = &pr.txn {
+            if tx.end_sent {
+                note(tx.end_deadline);
+            } else if tx.end_retry_at > now {
+                note(tx.end_retry_at);
+            }
+        }
         for r in pr.reqs.values() {
             note(r.deadline);
         }
@@ -3747,17 +3761,6 @@ enum Death {
 
 pub fn names(bs: &[usize]) -> String {
     bs.iter().map(|&b| Sim::bname(b)).collect::<Vec<_>>().join(", ")
-}
-
-fn node_name(n: Node) -> String {
-    match n {
-        Node::Broker(b) => Sim::bname(b),
-        Node::Controller => "controller".into(),
-        Node::Producer(p, _) => format!("producer#{p}"),
-        Node::Consumer(c, _) => format!("consumer#{c}"),
-        Node::Group => "group coordinator".into(),
-        Node::TxnCoord => "transaction coordinator".into(),
-    }
 }
 
 fn acks_name(a: i8) -> &'static str {

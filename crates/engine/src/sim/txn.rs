@@ -22,6 +22,11 @@ pub struct TxnRun {
     /// Some(true) once the application called commitTransaction(), Some(false) for abort.
     pub ending: Option<bool>,
     pub end_sent: bool,
+    /// EndTxn is sent again when no answer came by `end_deadline` (request.timeout.ms), or
+    /// after CONCURRENT_TRANSACTIONS once `end_retry_at` has passed.
+    pub end_deadline: Time,
+    pub end_retry_at: Time,
+    pub end_attempts: u32,
     /// Partitions the coordinator has added, and those being added (with the time to retry
     /// after CONCURRENT_TRANSACTIONS; `Time::MAX` while a request is out).
     pub added: BTreeSet<usize>,
@@ -54,6 +59,9 @@ impl TxnRun {
             failed: false,
             ending: None,
             end_sent: false,
+            end_deadline: 0,
+            end_retry_at: 0,
+            end_attempts: 0,
             added: BTreeSet::new(),
             adding: BTreeMap::new(),
             offsets: OffsetsStep::None,
@@ -108,6 +116,9 @@ pub struct TxnMeta {
     pub recs: Vec<RecId>,
     pub started: Time,
     pub timeout: Time,
+    /// Transactions V2: the epoch before this transaction's EndTxn bump, so that a retried
+    /// EndTxn is recognised (`TransactionMetadata.lastProducerEpoch`).
+    pub last_epoch: Option<i16>,
     /// Partitions whose marker is not written yet: (attempt, broker it was last sent to). A
     /// retry timer acts only if its attempt is still the current one.
     pub pending_markers: BTreeMap<usize, (u32, Option<usize>)>,
@@ -321,6 +332,7 @@ impl Sim {
             recs: Vec::new(),
             started: now,
             timeout: timeout_ms * MS,
+            last_epoch: None,
             pending_markers: BTreeMap::new(),
         });
         meta.epoch = epoch;
@@ -541,6 +553,35 @@ impl Sim {
     /// the client is answered, and the markers go out afterwards.
     pub(crate) fn txn_end(&mut self, m: &Msg, req: u64, id: &str, epoch: i16, commit: bool) {
         let Some(meta) = self.txn_ids.get(id).cloned() else { return };
+        // R-H5: a retried EndTxn (its first answer was lost, or it timed out). Under V2 it
+        // carries the epoch from before the bump.
+        let ending =
+            matches!(meta.state, TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::CompleteCommit | TxnState::CompleteAbort);
+        let retry = ending && if self.sc.cluster.transaction_version >= 2 { meta.last_epoch == Some(epoch) } else { meta.epoch == epoch };
+        if retry {
+            let same = matches!(
+                (meta.state, commit),
+                (TxnState::PrepareCommit | TxnState::CompleteCommit, true) | (TxnState::PrepareAbort | TxnState::CompleteAbort, false)
+            );
+            let res = if !same {
+                Err("InvalidTxnStateException")
+            } else if matches!(meta.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+                Err("CONCURRENT_TRANSACTIONS")
+            } else {
+                Ok(meta.epoch)
+            };
+            tr!(
+                self,
+                "coordinator: EndTxn from {id} again while {}: {}",
+                meta.state.name(),
+                match res {
+                    Ok(_) => "already done, success".to_string(),
+                    Err(e) => e.to_string(),
+                }
+            );
+            self.reply(m, Body::EndTxnResp { req, res });
+            return;
+        }
         if meta.epoch != epoch {
             tr!(self, "coordinator: EndTxn from {id} epoch {epoch} is fenced (current epoch {})", meta.epoch);
             self.reply(m, Body::EndTxnResp { req, res: Err("ProducerFencedException") });
@@ -558,6 +599,7 @@ impl Sim {
             let e = meta.epoch + 1;
             if let Some(mm) = self.txn_ids.get_mut(id) {
                 mm.epoch = e;
+                mm.last_epoch = Some(meta.epoch);
             }
             tr!(self, "coordinator: Transactions V2 bumps the epoch of {id} to {e} with this EndTxn");
         }
@@ -801,7 +843,21 @@ impl Sim {
         let pr = &self.producers[p];
         let Some(t) = &pr.txn else { return };
         let Some(commit) = t.ending else { return };
-        if t.end_sent || !pr.batches.is_empty() || pr.init != Init::Ready || !matches!(t.offsets, OffsetsStep::None | OffsetsStep::Done) {
+        if t.end_sent
+            || t.end_retry_at > self.now
+            || !pr.batches.is_empty()
+            || pr.init != Init::Ready
+            || !matches!(t.offsets, OffsetsStep::None | OffsetsStep::Done)
+            || t.adding.values().any(|&at| at == Time::MAX)
+        {
+            return;
+        }
+        if t.added.is_empty() && t.offsets == OffsetsStep::None {
+            // Nothing reached the coordinator: the client completes the transaction without
+            // an EndTxn (TransactionManager: no partition was added, the transaction never
+            // started on the coordinator).
+            let epoch = pr.epoch;
+            self.on_end_txn_resp(p, Ok(epoch));
             return;
         }
         let name = pr.cfg.name.clone();
@@ -830,13 +886,18 @@ impl Sim {
             commit
         };
         let req = self.id();
+        let deadline = self.now + self.producers[p].cfg.request_timeout_ms * MS;
+        let mut first = true;
         if let Some(t) = self.producers[p].txn.as_mut() {
             t.end_sent = true;
             t.ending = Some(commit);
+            t.end_deadline = deadline;
+            t.end_attempts += 1;
+            first = t.end_attempts == 1;
         }
-        tr!(self, "{name}: EndTxn({}) for {id}", if commit { "COMMIT" } else { "ABORT" });
+        tr!(self, "{name}: EndTxn({}) for {id}{}", if commit { "COMMIT" } else { "ABORT" }, if first { "" } else { " (sent again)" });
         let key = self.send(Node::Producer(p, inst), Node::TxnCoord, Body::EndTxn { req, txn: id, pid, epoch, commit });
-        if commit {
+        if commit && first {
             let app = self.producers[p].app_of;
             let inputs: Vec<RecId> = app.map(|c| self.consumers[c].txn_inputs.iter().map(|x| x.2).collect()).unwrap_or_default();
             for &r in inputs.iter().chain(&recs) {
@@ -854,6 +915,16 @@ impl Sim {
     pub(crate) fn on_end_txn_resp(&mut self, p: usize, res: Result<i16, &'static str>) {
         let epoch = match res {
             Ok(e) => e,
+            Err("CONCURRENT_TRANSACTIONS") => {
+                // The coordinator is still completing this very transaction (our EndTxn was
+                // answered before, or is being retried): ask again after retry.backoff.ms.
+                let at = self.now + self.producers[p].cfg.retry_backoff_ms * MS;
+                if let Some(t) = self.producers[p].txn.as_mut() {
+                    t.end_sent = false;
+                    t.end_retry_at = at;
+                }
+                return;
+            }
             Err(e) => {
                 // ProducerFencedException is fatal: the application closes the producer.
                 self.txn_fatal(p, e);
