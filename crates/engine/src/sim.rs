@@ -707,6 +707,9 @@ pub struct Sim {
     consumer_topics: Vec<Vec<usize>>,
     /// Read-process-write output records: (input record, output topic) -> output record.
     out_rec: BTreeMap<(RecId, usize), RecId>,
+    /// Clients waiting for a transaction coordinator (their COORDINATOR_NOT_AVAILABLE is
+    /// reported once per wait).
+    coordinator_waiting: BTreeSet<(Node, String)>,
     /// Messages addressed to an instance that `start-zombie` moved to a new slot.
     redirect: BTreeMap<(usize, u32), usize>,
     /// The `__transaction_state` partitions in use, by partition number.
@@ -863,6 +866,7 @@ impl Sim {
             txn_log: BTreeMap::new(),
             txn_violation: None,
             redirect: BTreeMap::new(),
+            coordinator_waiting: BTreeSet::new(),
         };
         sim.start();
         Ok(sim)
@@ -998,6 +1002,15 @@ impl Sim {
             return None;
         }
         self.send_msg(Msg { from: req.to, to: req.from, body, drop_reply: false, delay_reply: 0 }, req.delay_reply)
+    }
+
+    /// Records an error response a client received (`retried`: it tries again by itself).
+    pub(crate) fn client_error(&mut self, n: Node, error: &str, retried: bool) {
+        let client = match n {
+            Node::Producer(..) | Node::Consumer(..) => self.node_label(n),
+            _ => return,
+        };
+        self.errors.push(ClientError { at: self.now, client, record: None, error: error.into(), retried, raised: false });
     }
 
     /// Whether the client instance that sent a message still runs.

@@ -264,6 +264,7 @@ impl Sim {
                     "consumer {name}: OffsetFetch for {}: UNSTABLE_OFFSET_COMMIT (a transaction holds pending offsets); retrying",
                     self.parts[p].name
                 );
+                self.client_error(Node::Consumer(c, inst), "UnstableOffsetCommitException", true);
                 self.push(self.now + EMPTY_POLL_BACKOFF, Ev::ConsumerPoll { c, inst });
                 return;
             }
@@ -559,6 +560,11 @@ impl Sim {
         let Node::Consumer(c, _) = m.from else { return };
         if let Err(e) = self.validate_commit(g, c, generation) {
             tr!(self, "group {}: offset commit of generation {generation} refused: {e}", self.groups[g].name);
+            self.client_error(
+                m.from,
+                if e == "ILLEGAL_GENERATION" { "IllegalGenerationException" } else { "UnknownMemberIdException" },
+                false,
+            );
             self.reply(m, Body::OffsetCommitResp { req, res: Err(e) });
             return;
         }

@@ -204,9 +204,15 @@ impl Sim {
             _ => return,
         };
         if !self.coordinator_ready(&id) {
+            // Only a client's first attempt is counted: its retries would repeat the line.
+            if !self.coordinator_waiting.contains(&(m.from, id.clone())) {
+                self.coordinator_waiting.insert((m.from, id.clone()));
+                self.client_error(m.from, "CoordinatorNotAvailableException", true);
+            }
             self.push(self.now + 100 * MS, Ev::ClientRetry(m));
             return;
         }
+        self.coordinator_waiting.remove(&(m.from, id.clone()));
         match m.body.clone() {
             Body::TxnInitPid { req, txn, timeout_ms } => self.txn_init_pid(&m, req, &txn, timeout_ms),
             Body::AddPartitions { txn, epoch, part, recs } => self.txn_add_partition(&m, &txn, epoch, part, recs),
@@ -316,6 +322,7 @@ impl Sim {
                 self,
                 "coordinator: InitProducerId for {id}: CONCURRENT_TRANSACTIONS (the last transaction is completing); the client retries"
             );
+            self.client_error(m.from, "ConcurrentTransactionsException", true);
             self.push(now + 100 * MS, Ev::ClientRetry(m.clone()));
             return;
         }
@@ -353,6 +360,7 @@ impl Sim {
             return;
         }
         if matches!(meta.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            self.client_error(m.from, "ConcurrentTransactionsException", true);
             self.reply(m, Body::AddPartitionsResp { part, res: Err("CONCURRENT_TRANSACTIONS") });
             return;
         }
@@ -387,6 +395,7 @@ impl Sim {
         let res = if meta.epoch != epoch {
             Err("ProducerFencedException")
         } else if matches!(meta.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            self.client_error(m.from, "ConcurrentTransactionsException", true);
             Err("CONCURRENT_TRANSACTIONS")
         } else {
             self.txn_begin_if_idle(id);
@@ -459,7 +468,14 @@ impl Sim {
                 );
                 self.groups[g].pending.insert(pid, offsets);
             }
-            Err(e) => tr!(self, "group {}: TxnOffsetCommit of generation {generation} refused: {e}", self.groups[g].name),
+            Err(e) => {
+                tr!(self, "group {}: TxnOffsetCommit of generation {generation} refused: {e}", self.groups[g].name);
+                self.client_error(
+                    m.from,
+                    if e == "ILLEGAL_GENERATION" { "IllegalGenerationException" } else { "UnknownMemberIdException" },
+                    false,
+                );
+            }
         }
         self.reply(m, Body::TxnOffsetCommitResp { res });
     }
@@ -570,6 +586,9 @@ impl Sim {
             } else {
                 Ok(meta.epoch)
             };
+            if res == Err("CONCURRENT_TRANSACTIONS") {
+                self.client_error(m.from, "ConcurrentTransactionsException", true);
+            }
             tr!(
                 self,
                 "coordinator: EndTxn from {id} again while {}: {}",
