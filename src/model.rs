@@ -34,7 +34,9 @@ fn snapshot(sim: &mut Sim) -> Sim {
     let t = sim.trace.take();
     let at = std::mem::take(&mut sim.trace_at);
     let whys: Vec<Vec<String>> = sim.recs.iter_mut().map(|r| std::mem::take(&mut r.why)).collect();
-    let c = sim.clone();
+    let mut c = sim.clone();
+    // Replays from a checkpoint need no why-chains either: formatting them is half the work.
+    c.explain = false;
     for (r, w) in sim.recs.iter_mut().zip(whys) {
         r.why = w;
     }

@@ -82,10 +82,14 @@ fn main() -> ExitCode {
         }
         Some("bench") => {
             let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
-            for (label, text) in [("", klab::bench::workload(n)), ("read-process-write ", klab::bench::workload_rpw(n / 10))] {
-                match klab::bench::measure(&text, std::time::Instant::now, |a| a.elapsed().as_secs_f64()) {
+            let runs = [
+                ("", n, klab::bench::workload(n), true),
+                ("without why-chains (as the lab replays), ", n, klab::bench::workload(n), false),
+                ("read-process-write ", n / 10, klab::bench::workload_rpw(n / 10), true),
+            ];
+            for (label, recs, text, explain) in runs {
+                match klab::bench::measure(&text, explain, std::time::Instant::now, |a| a.elapsed().as_secs_f64()) {
                     Ok(m) => {
-                        let recs = if label.is_empty() { n } else { n / 10 };
                         say!("native: {label}{recs} records, {}", m.summary());
                     }
                     Err(e) => {

@@ -141,9 +141,12 @@ impl Measure {
     }
 }
 
-pub fn measure<I>(text: &str, now: impl Fn() -> I, secs_since: impl Fn(&I) -> f64) -> Result<Measure, crate::RunError> {
+/// Runs `text` and measures it. `explain` keeps why-chains (the runner's and a first run's
+/// setting); without them is how the lab replays a finished run when it scrubs.
+pub fn measure<I>(text: &str, explain: bool, now: impl Fn() -> I, secs_since: impl Fn(&I) -> f64) -> Result<Measure, crate::RunError> {
     let sc = crate::Scenario::parse(text).map_err(crate::RunError::Scenario)?;
     let mut sim = crate::Sim::new(sc, false).map_err(crate::RunError::Sim)?;
+    sim.explain = explain;
     let t0 = now();
     sim.run().map_err(crate::RunError::Sim)?;
     let run_secs = secs_since(&t0);

@@ -291,6 +291,13 @@ pub struct Msg {
     pub delay_reply: Time,
 }
 
+impl Ev {
+    /// Events that are work still to come whatever else is idle (see `Sim::work`).
+    fn is_work(&self) -> bool {
+        matches!(self, Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. } | Ev::WakeFetches { .. } | Ev::ConsumerStart { .. })
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Ev {
     Deliver(Msg),
@@ -690,6 +697,9 @@ pub struct Sim {
     send_counter: u64,
     leaders_by_epoch: BTreeMap<(usize, i32), usize>,
     hooks: Vec<HookEv>,
+    /// Whether records keep their why-chains (on by default; the lab's replays of a finished
+    /// run turn it off, as the finished run already holds every chain).
+    pub explain: bool,
     /// Readable trace lines, when tracing is on.
     pub trace: Option<Vec<String>>,
     /// FNV-1a over every trace line: equal hashes mean equal traces.
@@ -710,6 +720,9 @@ pub struct Sim {
     /// Clients waiting for a transaction coordinator (their COORDINATOR_NOT_AVAILABLE is
     /// reported once per wait).
     coordinator_waiting: BTreeSet<(Node, String)>,
+    /// How many events in the queue are work still to come (faults, application steps, ...):
+    /// kept as a count so that the quiescence check does not scan the queue for them.
+    work: u64,
     /// Messages addressed to an instance that `start-zombie` moved to a new slot.
     redirect: BTreeMap<(usize, u32), usize>,
     /// The `__transaction_state` partitions in use, by partition number.
@@ -722,6 +735,13 @@ pub struct Sim {
 macro_rules! tr {
     ($s:expr, $($arg:tt)*) => {
         if $s.trace.is_some() { let line = format!($($arg)*); $s.push_trace(line); }
+    };
+}
+
+/// Adds a line to a record's why-chain; the line is only formatted when why-chains are kept.
+macro_rules! why {
+    ($s:expr, $rec:expr, $($arg:tt)*) => {
+        if $s.explain { let line = format!($($arg)*); $s.why($rec, line); }
     };
 }
 
@@ -849,6 +869,7 @@ impl Sim {
             send_counter: 0,
             leaders_by_epoch: BTreeMap::new(),
             hooks: Vec::new(),
+            explain: true,
             trace: if trace { Some(Vec::new()) } else { None },
             trace_hash: 0xcbf2_9ce4_8422_2325,
             trace_at: Vec::new(),
@@ -866,6 +887,7 @@ impl Sim {
             txn_log: BTreeMap::new(),
             txn_violation: None,
             redirect: BTreeMap::new(),
+            work: 0,
             coordinator_waiting: BTreeSet::new(),
         };
         sim.start();
@@ -916,6 +938,9 @@ impl Sim {
     fn push(&mut self, at: Time, ev: Ev) -> (Time, u64) {
         self.seq += 1;
         let key = (at.max(self.now), self.seq);
+        if ev.is_work() {
+            self.work += 1;
+        }
         self.queue.insert(key, ev);
         key
     }
@@ -947,14 +972,16 @@ impl Sim {
     }
 
     fn why(&mut self, rec: RecId, line: String) {
-        let t = fmt_time(self.now);
+        let mut full = String::with_capacity(line.len() + 16);
+        let _ = write!(full, "t={}ms ", fmt_time(self.now));
+        full.push_str(&line);
         let r = &mut self.recs[rec as usize];
         if r.why.len() >= WHY_MAX {
             // Keep the beginning (how it got there) and a sliding end (how it ended).
             r.why.remove(WHY_MAX / 2);
             r.why_dropped += 1;
         }
-        r.why.push(format!("t={t}ms {line}"));
+        r.why.push(full);
     }
 
     pub fn bname(b: usize) -> String {
@@ -1056,7 +1083,10 @@ impl Sim {
             self.finish("stopped at the event limit");
             return Ok(false);
         }
-        let ev = self.queue.remove(&key).expect("key just read");
+        let (_, ev) = self.queue.pop_first().expect("key just read");
+        if ev.is_work() {
+            self.work -= 1;
+        }
         self.now = key.0;
         self.events += 1;
         self.handle(ev);
@@ -1445,7 +1475,7 @@ impl Sim {
             );
             for e in &batch {
                 if let Some(r) = e.rec {
-                    self.why(r, format!("{bn} refused it: ISR has {isr_len} member(s), fewer than min.insync.replicas={min_isr} (NotEnoughReplicasException, nothing written)"));
+                    why!(self, r, "{bn} refused it: ISR has {isr_len} member(s), fewer than min.insync.replicas={min_isr} (NotEnoughReplicasException, nothing written)");
                 }
             }
             self.produce_error(b, m, req, p, KErr::NotEnoughReplicas, acks);
@@ -1461,7 +1491,7 @@ impl Sim {
             );
             for e2 in &batch {
                 if let Some(r) = e2.rec {
-                    self.why(r, format!("{bn} refused it: transaction verification found no ongoing transaction of pid {pid} epoch {pepoch} with {pname} (KIP-890)"));
+                    why!(self, r, "{bn} refused it: transaction verification found no ongoing transaction of pid {pid} epoch {pepoch} with {pname} (KIP-890)");
                 }
             }
             self.produce_error(b, m, req, p, e, acks);
@@ -1503,13 +1533,15 @@ impl Sim {
         let (base, last) = if let Some(d) = duplicate {
             tr!(self, "{bn} {pname}: duplicate batch pid {pid} seq {first_seq}..{last_seq} already at offset {}; answered with the original offset, nothing appended", d.first_offset);
             for &r in &recs {
-                self.why(
-                    r,
-                    format!(
-                        "{bn} recognised a retry as a duplicate (pid {pid}, seq {first_seq}) and answered with the original offset {}",
-                        d.first_offset
-                    ),
-                );
+                if self.explain {
+                    self.why(
+                        r,
+                        format!(
+                            "{bn} recognised a retry as a duplicate (pid {pid}, seq {first_seq}) and answered with the original offset {}",
+                            d.first_offset
+                        ),
+                    )
+                };
             }
             (d.first_offset, d.last_offset)
         } else {
@@ -1534,7 +1566,7 @@ impl Sim {
                 if pid >= 0 { format!(" (pid {pid} epoch {pepoch} seq {first_seq})") } else { String::new() }
             );
             for (i, &r) in recs.iter().enumerate() {
-                self.why(r, format!("{bn} (leader, epoch {epoch}) appended it at offset {}", base + i as u64));
+                why!(self, r, "{bn} (leader, epoch {epoch}) appended it at offset {}", base + i as u64);
                 self.hooks.push(HookEv { broker: Some(b), ..HookEv::new(Hook::LeaderAppend, r, p) });
             }
             (base, last)
@@ -1600,7 +1632,7 @@ impl Sim {
         let bn = Self::bname(b);
         tr!(self, "{bn} acks {} (offset {base})", rec_list(&self.recs, recs));
         for &r in recs {
-            self.why(r, format!("{bn} sent the produce response: written at offset {base}"));
+            why!(self, r, "{bn} sent the produce response: written at offset {base}");
             self.hooks.push(HookEv { broker: Some(b), msg: key, ..HookEv::new(Hook::Ack, r, p) });
         }
     }
@@ -1625,7 +1657,7 @@ impl Sim {
                 maximal.len()
             );
             for &r in recs {
-                self.why(r, format!("{bn} answered NotEnoughReplicasAfterAppend: the record IS in the log, but the ISR shrank below min.insync.replicas={min_isr}; a retry will duplicate it unless idempotent"));
+                why!(self, r, "{bn} answered NotEnoughReplicasAfterAppend: the record IS in the log, but the ISR shrank below min.insync.replicas={min_isr}; a retry will duplicate it unless idempotent");
             }
             let m = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply };
             self.reply(&m, Body::ProduceResp { req, part: p, res: Err(KErr::NotEnoughReplicasAfterAppend) });
@@ -1650,7 +1682,7 @@ impl Sim {
             d.required
         );
         for &r in &d.recs {
-            self.why(r, format!("{bn} gave up waiting for the ISR to replicate it (produce timeout): REQUEST_TIMED_OUT, though it stays in the leader's log"));
+            why!(self, r, "{bn} gave up waiting for the ISR to replicate it (produce timeout): REQUEST_TIMED_OUT, though it stays in the leader's log");
         }
         let m =
             Msg { from: d.to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply: d.drop_reply, delay_reply: d.delay_reply };
@@ -1693,7 +1725,7 @@ impl Sim {
             tr!(self, "{} {} high watermark {} -> {}", Self::bname(b), self.parts[p].name, old, new);
             let recs: Vec<RecId> = self.brokers[b].logs[&p].entries[old as usize..new as usize].iter().filter_map(|e| e.rec).collect();
             for r in recs {
-                self.why(r, format!("{} moved the high watermark past it: committed in Kafka's sense", Self::bname(b)));
+                why!(self, r, "{} moved the high watermark past it: committed in Kafka's sense", Self::bname(b));
             }
             self.complete_delayed_produces(b, p);
         }
@@ -1904,7 +1936,7 @@ impl Sim {
                 rec_list(&self.recs, &recs)
             );
             for (i, &r) in recs.iter().enumerate() {
-                self.why(r, format!("{bn} (follower) replicated it at offset {}", base + i as u64));
+                why!(self, r, "{bn} (follower) replicated it at offset {}", base + i as u64);
                 self.hooks.push(HookEv { broker: Some(b), follower: Some(b), ..HookEv::new(Hook::Replicate, r, p) });
             }
         }
@@ -1932,7 +1964,7 @@ impl Sim {
         let (bn, pname) = (Self::bname(b), self.parts[p].name.clone());
         tr!(self, "{bn} truncates {pname} to offset {actual} ({why}), dropping {}", rec_list(&self.recs, &removed));
         for r in removed {
-            self.why(r, format!("{bn} truncated its log to offset {actual}: {why}; this copy is gone"));
+            why!(self, r, "{bn} truncated its log to offset {actual}: {why}; this copy is gone");
         }
     }
 
@@ -2216,7 +2248,9 @@ impl Sim {
             }
         }
         for r in affected {
-            self.why(r, line.clone());
+            if self.explain {
+                self.why(r, line.clone())
+            };
         }
     }
 
@@ -2413,7 +2447,7 @@ impl Sim {
                 tr!(self, "{name}: send of {} acknowledged (offset {base})", rec_list(&self.recs, &batch.recs));
                 for (i, &r) in batch.recs.iter().enumerate() {
                     self.recs[r as usize].status = RecStatus::Acked((base + i as u64) as i64);
-                    self.why(r, format!("{name} got the ack: the application sees a successful send (offset {})", base + i as u64));
+                    why!(self, r, "{name} got the ack: the application sees a successful send (offset {})", base + i as u64);
                     self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Response, r, part) });
                 }
             }
@@ -2469,7 +2503,7 @@ impl Sim {
                     }
                     tr!(self, "{name}: {} for {}; retrying (attempt {})", e.code(), rec_list(&self.recs, &batch.recs), attempts + 1);
                     for &r in &batch.recs {
-                        self.why(r, format!("{name} got {} and will retry", e.exception()));
+                        why!(self, r, "{name} got {} and will retry", e.exception());
                     }
                 } else {
                     let reason = if expired {
@@ -2522,7 +2556,7 @@ impl Sim {
                 });
             }
             self.recs[r as usize].status = RecStatus::Failed(exception);
-            self.why(r, format!("{name} reported {exception} to the application ({reason})"));
+            why!(self, r, "{name} reported {exception} to the application ({reason})");
             self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Response, r, part) });
         }
     }
@@ -2584,7 +2618,7 @@ impl Sim {
             }
         }
         tr!(self, "{name}: send({}) to {}", self.recs[rec as usize].id, self.parts[part].name);
-        self.why(rec, format!("application called {name}.send() for {}", self.parts[part].name));
+        why!(self, rec, "application called {name}.send() for {}", self.parts[part].name);
         self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Send, rec, part) });
         self.producer_poll(p);
     }
@@ -2911,16 +2945,18 @@ impl Sim {
             if attempt > 0 { format!(" (retry {attempt})") } else { String::new() }
         );
         for &r in &recs {
-            self.why(
-                r,
-                format!(
-                    "{name} sent it to {} (acks={}{}{})",
-                    Self::bname(leader),
-                    acks_name(acks),
-                    seqtxt,
-                    if attempt > 0 { format!(", retry {attempt}") } else { String::new() }
-                ),
-            );
+            if self.explain {
+                self.why(
+                    r,
+                    format!(
+                        "{name} sent it to {} (acks={}{}{})",
+                        Self::bname(leader),
+                        acks_name(acks),
+                        seqtxt,
+                        if attempt > 0 { format!(", retry {attempt}") } else { String::new() }
+                    ),
+                )
+            };
             self.hooks.push(HookEv { producer: Some(p), msg: key, msg_is_request: true, ..HookEv::new(Hook::Request, r, part) });
         }
         if acks == 0 {
@@ -2933,7 +2969,7 @@ impl Sim {
             pr.batches.remove(&bid);
             for &r in &recs {
                 self.recs[r as usize].status = RecStatus::Acked(-1);
-                self.why(r, format!("{name} completed the send at once (acks=0: no response is expected)"));
+                why!(self, r, "{name} completed the send at once (acks=0: no response is expected)");
                 self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Response, r, part) });
             }
         } else {
@@ -2957,7 +2993,7 @@ impl Sim {
         tr!(self, "{name} crashes with {} unanswered record(s)", recs.len());
         for r in recs {
             self.recs[r as usize].status = RecStatus::NoAnswer;
-            self.why(r, format!("{name} crashed before it was answered"));
+            why!(self, r, "{name} crashed before it was answered");
         }
     }
 
@@ -3082,7 +3118,7 @@ impl Sim {
                 tr!(self, "{name}: beginTransaction() for the re-sent records");
             }
             for r in again {
-                self.why(r, format!("the restarted {name} re-sends it (an application-level retry: a new copy)"));
+                why!(self, r, "the restarted {name} re-sends it (an application-level retry: a new copy)");
                 self.producer_send(p, r);
             }
             if let Some(t) = txn_table {
@@ -3395,15 +3431,20 @@ impl Sim {
                         if drop { "lost".to_string() } else { format!("{} ms late", f.duration_ms) }
                     );
                 } else if let Some(ev) = self.queue.remove(&key) {
+                    if ev.is_work() {
+                        self.work -= 1;
+                    }
                     if drop {
                         tr!(self, "{said}: the message is lost on the wire");
-                        self.why(
-                            h.rec,
-                            format!(
-                                "fault: the {} carrying it was lost on the wire",
-                                if h.msg_is_request { "produce request" } else { "produce response" }
-                            ),
-                        );
+                        if self.explain {
+                            self.why(
+                                h.rec,
+                                format!(
+                                    "fault: the {} carrying it was lost on the wire",
+                                    if h.msg_is_request { "produce request" } else { "produce response" }
+                                ),
+                            )
+                        };
                     } else {
                         let at = key.0 + f.duration_ms * MS;
                         tr!(self, "{said}: the message arrives {} ms late", f.duration_ms);
@@ -3475,7 +3516,7 @@ impl Sim {
                     *l = Log::default();
                 }
                 for r in lost {
-                    self.why(r, format!("{bn}'s disk was wiped: its copy is gone"));
+                    why!(self, r, "{bn}'s disk was wiped: its copy is gone");
                 }
             }
             Death::PowerLoss(window) => {
@@ -3733,6 +3774,9 @@ impl Sim {
         // Last, as it is the costly check: work still scheduled or on the wire; idle
 
         // heartbeats, empty fetches and stale timers do not count.
+        if self.work > 0 {
+            return false;
+        }
         let busy = self.queue.values().any(|e| match e {
             Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. } | Ev::WakeFetches { .. } | Ev::ConsumerStart { .. } => true,
             Ev::ClientRetry(m) => self.client_alive(m.from),

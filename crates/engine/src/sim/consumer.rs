@@ -373,7 +373,7 @@ impl Sim {
         let ids: Vec<RecId> = polled.iter().map(|x| x.2).collect();
         tr!(self, "consumer {name}: poll() returns {}", rec_list(&self.recs, &ids));
         for &(p, o, r) in &polled {
-            self.why(r, format!("consumer {name} received it in poll() (offset {o})"));
+            why!(self, r, "consumer {name} received it in poll() (offset {o})");
             self.hooks.push(HookEv { consumer: Some(c), ..HookEv::new(Hook::Poll, r, p) });
         }
         // max.poll.interval.ms: the member must poll again within it, or it leaves the group.
@@ -440,13 +440,13 @@ impl Sim {
             _ => String::new(),
         };
         tr!(self, "consumer {name} processed {} (offset {o}){sink_note}", self.recs[r as usize].id);
-        self.why(r, format!("consumer {name} processed it{}{sink_note}", if n > 1 { format!(" AGAIN (time {n})") } else { String::new() }));
+        why!(self, r, "consumer {name} processed it{}{sink_note}", if n > 1 { format!(" AGAIN (time {n})") } else { String::new() });
         if let (Some(pp), Some(ot)) =
             (self.consumers[c].producer, self.consumers[c].cfg.output_topic.as_ref().and_then(|t| self.sc.topic_index(t)))
         {
             // Read-process-write: one output record per input, in the poll's transaction.
             if let Some(&out) = self.out_rec.get(&(r, ot)) {
-                self.why(r, format!("consumer {name} produced its output {} in its transaction", self.recs[out as usize].id));
+                why!(self, r, "consumer {name} produced its output {} in its transaction", self.recs[out as usize].id);
                 self.producer_send(pp, out);
             }
         }
@@ -593,10 +593,15 @@ impl Sim {
                             Some(t) => format!(" with the COMMIT of transaction {t}"),
                             None => String::new(),
                         };
-                        self.why(
-                            r,
-                            format!("group {} committed offset {o}{how}: the group will not read offset {x} again", self.groups[g].name),
-                        );
+                        if self.explain {
+                            self.why(
+                                r,
+                                format!(
+                                    "group {} committed offset {o}{how}: the group will not read offset {x} again",
+                                    self.groups[g].name
+                                ),
+                            )
+                        };
                         self.hooks.push(HookEv { consumer: Some(c), ..HookEv::new(Hook::OffsetCommit, r, p) });
                     }
                 }
@@ -843,7 +848,9 @@ impl Sim {
             } else {
                 format!("{name}'s transaction aborted: its output is discarded and it will be read again")
             };
-            self.why(r, line);
+            if self.explain {
+                self.why(r, line)
+            };
         }
         self.consumers[c].phase = CPhase::Idle;
         self.push(self.now, Ev::ConsumerPoll { c, inst });

@@ -271,14 +271,16 @@ impl Sim {
                     let commit = state == TxnState::PrepareCommit;
                     tr!(self, "coordinator {}: transaction {id} is in {}: it writes the markers again", Sim::bname(b), state.name());
                     for r in recs {
-                        self.why(
-                            r,
-                            format!(
-                                "{} took over as transaction coordinator and re-sent the {} markers of {id}",
-                                Sim::bname(b),
-                                if commit { "COMMIT" } else { "ABORT" }
-                            ),
-                        );
+                        if self.explain {
+                            self.why(
+                                r,
+                                format!(
+                                    "{} took over as transaction coordinator and re-sent the {} markers of {id}",
+                                    Sim::bname(b),
+                                    if commit { "COMMIT" } else { "ABORT" }
+                                ),
+                            )
+                        };
                     }
                     self.txn_send_markers(&id, commit);
                 }
@@ -551,7 +553,7 @@ impl Sim {
         if let Some(t) = self.producers[p].txn.take() {
             for &r in &t.recs {
                 self.recs[r as usize].txn_aborted = true;
-                self.why(r, format!("{name} was fenced ({e}): its transaction was aborted by the coordinator"));
+                why!(self, r, "{name} was fenced ({e}): its transaction was aborted by the coordinator");
             }
             if let Some(tb) = t.table {
                 self.tables[tb].done = true;
@@ -629,7 +631,7 @@ impl Sim {
         if commit {
             for &r in &meta.recs {
                 let part = self.recs[r as usize].part;
-                self.why(r, format!("coordinator wrote PrepareCommit for transaction {id}: the point of no return"));
+                why!(self, r, "coordinator wrote PrepareCommit for transaction {id}: the point of no return");
                 self.hooks.push(HookEv {
                     msg: keys.get(&part).copied(),
                     msg_is_request: true,
@@ -647,7 +649,7 @@ impl Sim {
         let recs = meta.recs.clone();
         self.txn_transition(id, TxnState::PrepareAbort);
         for r in recs {
-            self.why(r, format!("coordinator aborts transaction {id}: {why}"));
+            why!(self, r, "coordinator aborts transaction {id}: {why}");
         }
         self.txn_send_markers(id, false);
     }
@@ -777,7 +779,7 @@ impl Sim {
                 let recs: Vec<RecId> = self.txn_ids.get(id).map(|t| t.recs.clone()).unwrap_or_default();
                 for r in recs {
                     if self.recs[r as usize].part == part {
-                        self.why(r, format!("{} appended the {kind} marker on its partition at offset {off} (it becomes visible to read_committed once the marker is below the high watermark)", Sim::bname(b)));
+                        why!(self, r, "{} appended the {kind} marker on its partition at offset {off} (it becomes visible to read_committed once the marker is below the high watermark)", Sim::bname(b));
                         self.hooks.push(HookEv::new(Hook::Marker, r, part));
                     }
                 }
@@ -897,7 +899,7 @@ impl Sim {
             });
             tr!(self, "{name}: commitTransaction() throws (a send in the transaction failed); the application aborts instead");
             for &r in &recs {
-                self.why(r, format!("{name}.commitTransaction() threw because a send of the transaction failed; the application aborted"));
+                why!(self, r, "{name}.commitTransaction() threw because a send of the transaction failed; the application aborted");
             }
             self.txn_abort_undrained(p);
             false
@@ -968,7 +970,7 @@ impl Sim {
         tr!(self, "{name}: {verb} returned");
         for &r in &t.recs {
             self.recs[r as usize].txn_aborted = !committed;
-            self.why(r, format!("{name}.{verb} returned"));
+            why!(self, r, "{name}.{verb} returned");
         }
         if let Some(tb) = t.table {
             self.tables[tb].done = true;
