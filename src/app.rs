@@ -951,12 +951,13 @@ impl App {
                             <g opacity={if r.alive { "1" } else { "0.45" }}>
                                 <text x="4" y={(y + 13.0).to_string()} font-size="13" font-weight={if leader { "700" } else { "400" }}>{ title }</text>
                                 <text x="4" y={(y + 28.0).to_string()} font-size="11" fill="#555">{ sub }</text>
-                                { for r.log.iter().enumerate().skip(first).map(|(off, id)| {
+                                                                { for r.log.iter().enumerate().skip(first).map(|(off, id)| {
+                                    let id: &str = id;
                                     let x = left + cell * (off - first) as f64;
                                     let marker = id == "COMMIT" || id == "ABORT";
-                                    let fate = if id == "COMMIT" { "committed" } else if id == "ABORT" { "lost" } else { fates.get(id.as_str()).copied().unwrap_or("pending") };
+                                    let fate = if id == "COMMIT" { "committed" } else if id == "ABORT" { "lost" } else { fates.get(id).copied().unwrap_or("pending") };
                                     let committed = (off as u64) < r.high_watermark;
-                                    let sel = self.selected.as_deref() == Some(id.as_str());
+                                    let sel = self.selected.as_deref() == Some(id);
                                     html! {
                                         <g>
                                             <title>{ format!("offset {off}: {id} ({}; final fate {fate})", if committed { "below the high watermark" } else { "above the high watermark: not yet committed" }) }</title>
@@ -964,7 +965,7 @@ impl App {
                                                 fill={fate_colour(fate)} fill-opacity={if committed { "0.35" } else { "0.12" }}
                                                 stroke={if sel { "#000" } else { "#888" }} stroke-width={if sel { "3" } else { "1" }}
                                                 stroke-dasharray={if committed { "" } else { "3 2" }} />
-                                            <text x={(x + 4.0).to_string()} y={(y + 19.0).to_string()} font-size={if marker { "8" } else { "12" }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ id.clone() }</text>
+                                            <text x={(x + 4.0).to_string()} y={(y + 19.0).to_string()} font-size={if marker { "8" } else { "12" }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ id.to_string() }</text>
                                         </g>
                                     }
                                 }) }

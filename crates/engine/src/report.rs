@@ -45,7 +45,8 @@ pub struct ReplicaReport {
     pub broker: String,
     pub alive: bool,
     pub leader_epoch: i32,
-    pub log: Vec<String>,
+    /// Ids are shared with the simulation, so a report of a long run stays cheap to build.
+    pub log: Vec<std::rc::Rc<str>>,
     pub log_end_offset: u64,
     pub high_watermark: u64,
     pub last_stable_offset: u64,
@@ -91,23 +92,24 @@ pub struct Report {
 impl Report {
     pub fn build(sim: &Sim) -> Report {
         let sc = &sim.sc;
+        let n = sim.recs.len();
         // Per partition: the final log below its HW, the leader's log above it.
-        let mut copies: BTreeMap<u32, u32> = BTreeMap::new();
-        let mut offsets: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-        let mut first_offset: BTreeMap<u32, u64> = BTreeMap::new();
-        let mut above_hw: BTreeMap<u32, bool> = BTreeMap::new();
-        let mut effective: BTreeMap<u32, u32> = BTreeMap::new();
-        let mut aborted_copies: BTreeMap<u32, u32> = BTreeMap::new();
-        let mut open_copies: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut copies: Dense<u32> = Dense::new(n);
+        let mut offsets: Dense<Vec<u64>> = Dense::new(n);
+        let mut first_offset: Dense<u64> = Dense::new(n);
+        let mut above_hw: Dense<bool> = Dense::new(n);
+        let mut effective: Dense<u32> = Dense::new(n);
+        let mut aborted_copies: Dense<u32> = Dense::new(n);
+        let mut open_copies: Dense<u32> = Dense::new(n);
         // A record's `transaction`: its first committed copy's status, else its last copy's.
-        let mut txn_status: BTreeMap<u32, (&str, bool)> = BTreeMap::new();
+        let mut txn_status: Dense<(&str, bool)> = Dense::new(n);
         for p in 0..sim.parts.len() {
             let (_, log) = sim.final_log(p);
             for (off, e) in log.entries.iter().enumerate() {
                 let Some(r) = e.rec else { continue };
                 if (off as u64) < log.hw {
-                    *copies.entry(r).or_default() += 1;
-                    offsets.entry(r).or_default().push(off as u64);
+                    *copies.or_default(r) += 1;
+                    offsets.or_default(r).push(off as u64);
                     // Transaction status of the copy: the first marker of its producer id after it.
                     let status = if !e.txn {
                         None
@@ -120,17 +122,17 @@ impl Report {
                     };
                     match status {
                         None | Some("committed") => {
-                            *effective.entry(r).or_default() += 1;
-                            first_offset.entry(r).or_insert(off as u64);
+                            *effective.or_default(r) += 1;
+                            first_offset.or_insert(r, off as u64);
                         }
-                        Some("aborted") => *aborted_copies.entry(r).or_default() += 1,
-                        _ => *open_copies.entry(r).or_default() += 1,
+                        Some("aborted") => *aborted_copies.or_default(r) += 1,
+                        _ => *open_copies.or_default(r) += 1,
                     }
                     if let Some(st) = status {
                         if st == "committed" {
-                            txn_status.entry(r).or_insert(("committed", true));
+                            txn_status.or_insert(r, ("committed", true));
                         }
-                        let e = txn_status.entry(r).or_insert((st, false));
+                        let e = txn_status.or_insert(r, (st, false));
                         if !e.1 {
                             *e = (st, false);
                         }
@@ -143,7 +145,7 @@ impl Report {
         let mut records = Vec::new();
         // `reordered`: a record given to the same producer later has its first committed copy
         // at a lower offset in the same partition.
-        let mut reordered = BTreeMap::new();
+        let mut reordered: Dense<bool> = Dense::new(n);
         {
             let mut by_part: BTreeMap<(usize, usize), Vec<(u64, u64, u32)>> = BTreeMap::new();
             for (i, r) in sim.recs.iter().enumerate() {
@@ -280,7 +282,7 @@ impl Report {
             }
             why.push(fate_sentence(fate, effect, &producer, stage));
             records.push(RecordReport {
-                id: r.id.clone(),
+                id: r.id.to_string(),
                 topic: sc.topics[part.topic].name.clone(),
                 partition: part.index,
                 producer,
@@ -294,6 +296,8 @@ impl Report {
                 consumers: if per_group.len() > 1 { Some(per_group) } else { None },
             });
         }
+        let commit: std::rc::Rc<str> = marker_name(crate::log::Control::Commit).into();
+        let abort: std::rc::Rc<str> = marker_name(crate::log::Control::Abort).into();
         let partitions = (0..sim.parts.len())
             .map(|p| {
                 let info = &sim.parts[p];
@@ -317,10 +321,11 @@ impl Report {
                                 log: log
                                     .entries
                                     .iter()
-                                    .map(|e| {
-                                        e.rec
-                                            .map(|r| sim.recs[r as usize].id.clone())
-                                            .unwrap_or_else(|| e.control.map(marker_name).unwrap_or("?").to_string())
+                                    .map(|e| match (e.rec, e.control) {
+                                        (Some(r), _) => sim.recs[r as usize].id.clone(),
+                                        (None, Some(crate::log::Control::Commit)) => commit.clone(),
+                                        (None, Some(crate::log::Control::Abort)) => abort.clone(),
+                                        (None, None) => std::rc::Rc::from("?"),
                                     })
                                     .collect(),
                                 log_end_offset: log.leo(),
@@ -433,7 +438,7 @@ impl Report {
                                 .iter()
                                 .map(|e| {
                                     e.rec
-                                        .map(|r| sim.recs[r as usize].id.clone())
+                                        .map(|r| sim.recs[r as usize].id.to_string())
                                         .unwrap_or_else(|| e.control.map(marker_name).unwrap_or("?").to_string())
                                 })
                                 .collect();
@@ -495,5 +500,32 @@ fn fate_sentence(fate: &str, effect: u32, producer: &str, stage: Stage) -> Strin
         }
         "reordered" => "fate: reordered — a record sent after it sits at a lower offset".into(),
         _ => format!("fate: committed — exactly once: {}", stage.name(1)),
+    }
+}
+
+/// A map from record id to a value, as a vector: records are numbered densely, and a report
+/// of a long run looks every record up several times.
+struct Dense<T> {
+    v: Vec<Option<T>>,
+}
+
+impl<T: Default> Dense<T> {
+    fn new(n: usize) -> Self {
+        Dense { v: (0..n).map(|_| None).collect() }
+    }
+    fn or_default(&mut self, r: u32) -> &mut T {
+        self.v[r as usize].get_or_insert_with(T::default)
+    }
+    fn or_insert(&mut self, r: u32, x: T) -> &mut T {
+        self.v[r as usize].get_or_insert(x)
+    }
+    fn insert(&mut self, r: u32, x: T) {
+        self.v[r as usize] = Some(x);
+    }
+    fn get(&self, r: &u32) -> Option<&T> {
+        self.v[*r as usize].as_ref()
+    }
+    fn contains_key(&self, r: &u32) -> bool {
+        self.v[*r as usize].is_some()
     }
 }

@@ -490,7 +490,8 @@ pub enum RecStatus {
 
 #[derive(Clone, Debug)]
 pub struct RecInfo {
-    pub id: String,
+    /// Shared, so that cloning a simulation (a checkpoint of the lab) does not copy every id.
+    pub id: std::rc::Rc<str>,
     pub part: usize,
     pub producer: usize,
     pub size: u32,
@@ -794,7 +795,7 @@ impl Sim {
                 let pidx = r.partition.unwrap_or_else(|| partition_for_key(&r.key, topic.partitions));
                 let part = parts.iter().position(|p| p.topic == r.topic && p.index == pidx).unwrap_or(0);
                 recs.push(RecInfo {
-                    id: r.id.clone(),
+                    id: r.id.as_str().into(),
                     part,
                     producer: t.producer,
                     size: r.size_bytes,
@@ -831,7 +832,7 @@ impl Sim {
                 out_rec.insert((r as RecId, ot), recs.len() as RecId);
                 let id = format!("{}->{out}", recs[r].id);
                 recs.push(RecInfo {
-                    id,
+                    id: id.into(),
                     part,
                     producer: pidx,
                     size: *size,
@@ -2459,7 +2460,7 @@ impl Sim {
                     self.errors.push(ClientError {
                         at: self.now,
                         client: name.clone(),
-                        record: Some(self.recs[r as usize].id.clone()),
+                        record: Some(self.recs[r as usize].id.to_string()),
                         error: e.exception().into(),
                         retried: can_retry,
                         raised: false,
@@ -2549,7 +2550,7 @@ impl Sim {
                 self.errors.push(ClientError {
                     at: self.now,
                     client: name.clone(),
-                    record: Some(self.recs[r as usize].id.clone()),
+                    record: Some(self.recs[r as usize].id.to_string()),
                     error: exception.into(),
                     retried: false,
                     raised: true,
@@ -3244,7 +3245,7 @@ impl Sim {
     fn hook_matches(&self, f: &Fault, h: &HookEv) -> bool {
         let r = &self.recs[h.rec as usize];
         if let Some(id) = &f.record {
-            if &r.id != id {
+            if &*r.id != id.as_str() {
                 return false;
             }
         }
@@ -3284,7 +3285,7 @@ impl Sim {
             return h.part;
         }
         if let Some(id) = &f.record {
-            if let Some(r) = self.recs.iter().find(|r| &r.id == id) {
+            if let Some(r) = self.recs.iter().find(|r| &*r.id == id.as_str()) {
                 return r.part;
             }
         }
@@ -3885,7 +3886,7 @@ impl Sim {
                 for r in pr.reqs.values() {
                     if let Some(b) = r.batch.and_then(|id| pr.batches.get(&id)) {
                         in_flight.push((
-                            b.recs.iter().map(|&x| self.recs[x as usize].id.clone()).collect(),
+                            b.recs.iter().map(|&x| self.recs[x as usize].id.to_string()).collect(),
                             Sim::bname(r.broker),
                             b.attempts,
                             b.seq,
@@ -3896,7 +3897,7 @@ impl Sim {
                     .batches
                     .values()
                     .filter(|b| !b.in_flight)
-                    .flat_map(|b| b.recs.iter().map(|&x| self.recs[x as usize].id.clone()))
+                    .flat_map(|b| b.recs.iter().map(|&x| self.recs[x as usize].id.to_string()))
                     .collect();
                 ProducerView {
                     name: pr.cfg.name.clone(),
@@ -3961,7 +3962,7 @@ impl Sim {
                 Body::Produce { batch, .. } => {
                     let recs: Vec<RecId> = batch.iter().filter_map(|e| e.rec).collect();
                     let attempt = batch.first().map(|e| e.batch_id % 1000).unwrap_or(0);
-                    let first = recs.first().map(|&r| self.recs[r as usize].id.clone());
+                    let first = recs.first().map(|&r| self.recs[r as usize].id.to_string());
                     let drop = if attempt == 0 && !m.drop_reply { first.map(|f| ("request", f)) } else { None };
                     (
                         format!(
@@ -3983,7 +3984,7 @@ impl Sim {
                             .unwrap_or_default(),
                         _ => (Vec::new(), 0),
                     };
-                    let first = recs.first().map(|&r| self.recs[r as usize].id.clone());
+                    let first = recs.first().map(|&r| self.recs[r as usize].id.to_string());
                     let drop = if attempt == 0 && res.is_ok() { first.map(|f| ("ack", f)) } else { None };
                     let verdict = match res {
                         Ok(o) => format!("written at {o}"),
