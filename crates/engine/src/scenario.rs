@@ -93,6 +93,8 @@ pub struct ClusterCfg {
     pub transaction_state_log_min_isr: u32,
     pub transaction_state_log_replication_factor: u32,
     pub transaction_state_log_num_partitions: u32,
+    pub transactional_id_expiration_ms: u64,
+
     pub transaction_abort_cleanup_interval_ms: u64,
     pub producer_id_expiration_ms: u64,
     /// Lab key: one-way network latency between any two nodes, before jitter.
@@ -698,6 +700,11 @@ fn parse_cluster(v: Option<&Value>, version: Version) -> Result<ClusterCfg, Scen
         transaction_partition_verification: t.bool("transaction.partition.verification.enable")?.unwrap_or(version >= Version::V3_6),
         transaction_state_log_min_isr: t.u64("transaction.state.log.min.isr")?.unwrap_or(2) as u32,
         transaction_state_log_replication_factor: t.u64("transaction.state.log.replication.factor")?.unwrap_or(3) as u32,
+        transactional_id_expiration_ms: positive(
+            t.key("transactional.id.expiration.ms"),
+            t.u64("transactional.id.expiration.ms")?,
+            604_800_000,
+        )?,
         transaction_state_log_num_partitions: positive(
             t.key("transaction.state.log.num.partitions"),
             t.u64("transaction.state.log.num.partitions")?,
@@ -709,7 +716,7 @@ fn parse_cluster(v: Option<&Value>, version: Version) -> Result<ClusterCfg, Scen
         jitter_us: t.u64("jitter_us")?.unwrap_or(500),
     };
     // Keys Kafka has that the lab accepts but does not model further.
-    for k in ["offsets.topic.replication.factor", "transactional.id.expiration.ms", "flush.messages"] {
+    for k in ["offsets.topic.replication.factor", "flush.messages"] {
         let _ = t.u64(leak(k))?;
     }
     t.finish()?;

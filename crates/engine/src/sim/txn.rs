@@ -77,6 +77,11 @@ pub enum TxnState {
     PrepareAbort,
     CompleteCommit,
     CompleteAbort,
+    /// Pending while the coordinator fences a producer (timeout or a new instance): the epoch
+    /// is bumped, then the transaction is aborted.
+    PrepareEpochFence,
+    /// The transactional.id expired (`transactional.id.expiration.ms` without a transaction).
+    Dead,
 }
 
 impl TxnState {
@@ -88,6 +93,8 @@ impl TxnState {
             TxnState::PrepareAbort => "PrepareAbort",
             TxnState::CompleteCommit => "CompleteCommit",
             TxnState::CompleteAbort => "CompleteAbort",
+            TxnState::PrepareEpochFence => "PrepareEpochFence",
+            TxnState::Dead => "Dead",
         }
     }
     /// R-H2: the valid previous states of each state (TransactionMetadata).
@@ -97,9 +104,11 @@ impl TxnState {
             Empty => matches!(prev, Empty | CompleteCommit | CompleteAbort),
             Ongoing => matches!(prev, Ongoing | Empty | CompleteCommit | CompleteAbort),
             PrepareCommit => prev == Ongoing,
-            PrepareAbort => prev == Ongoing,
+            PrepareAbort => matches!(prev, Ongoing | PrepareEpochFence),
             CompleteCommit => prev == PrepareCommit,
             CompleteAbort => prev == PrepareAbort,
+            PrepareEpochFence => prev == Ongoing,
+            Dead => matches!(prev, Empty | CompleteCommit | CompleteAbort),
         }
     }
 }
@@ -119,6 +128,8 @@ pub struct TxnMeta {
     /// Transactions V2: the epoch before this transaction's EndTxn bump, so that a retried
     /// EndTxn is recognised (`TransactionMetadata.lastProducerEpoch`).
     pub last_epoch: Option<i16>,
+    /// When the state last changed (for `transactional.id.expiration.ms`).
+    pub updated: Time,
     /// Partitions whose marker is not written yet: (attempt, broker it was last sent to). A
     /// retry timer acts only if its attempt is still the current one.
     pub pending_markers: BTreeMap<usize, (u32, Option<usize>)>,
@@ -303,6 +314,7 @@ impl Sim {
         }
         let from = m.state;
         m.state = to;
+        m.updated = self.now;
         tr!(self, "coordinator: transaction {id} {} -> {}", from.name(), to.name());
     }
 
@@ -342,6 +354,7 @@ impl Sim {
             started: now,
             timeout: timeout_ms * MS,
             last_epoch: None,
+            updated: now,
             pending_markers: BTreeMap::new(),
         });
         meta.epoch = epoch;
@@ -356,7 +369,11 @@ impl Sim {
     /// AddPartitionsToTxn (R-H4): the coordinator learns the partition; the first one starts
     /// the transaction's timeout clock.
     pub(crate) fn txn_add_partition(&mut self, m: &Msg, id: &str, epoch: i16, part: usize, recs: Vec<RecId>) {
-        let Some(meta) = self.txn_ids.get(id) else { return };
+        let Some(meta) = self.txn_ids.get(id) else {
+            // An expired (or never initialised) transactional.id: INVALID_PRODUCER_ID_MAPPING.
+            self.reply(m, Body::AddPartitionsResp { part, res: Err("InvalidPidMappingException") });
+            return;
+        };
         if meta.epoch != epoch {
             self.reply(m, Body::AddPartitionsResp { part, res: Err("ProducerFencedException") });
             return;
@@ -393,7 +410,10 @@ impl Sim {
     /// AddOffsetsToTxn (R-L5): the group's offsets partition joins the transaction; checked
     /// like AddPartitionsToTxn.
     pub(crate) fn txn_add_offsets(&mut self, m: &Msg, id: &str, epoch: i16, group: usize, inputs: Vec<RecId>) {
-        let Some(meta) = self.txn_ids.get(id) else { return };
+        let Some(meta) = self.txn_ids.get(id) else {
+            self.reply(m, Body::AddOffsetsResp { res: Err("InvalidPidMappingException") });
+            return;
+        };
         let res = if meta.epoch != epoch {
             Err("ProducerFencedException")
         } else if matches!(meta.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
@@ -570,7 +590,10 @@ impl Sim {
     /// EndTxn (R-H5): a stale epoch is fenced; otherwise PrepareCommit/PrepareAbort is written,
     /// the client is answered, and the markers go out afterwards.
     pub(crate) fn txn_end(&mut self, m: &Msg, req: u64, id: &str, epoch: i16, commit: bool) {
-        let Some(meta) = self.txn_ids.get(id).cloned() else { return };
+        let Some(meta) = self.txn_ids.get(id).cloned() else {
+            self.reply(m, Body::EndTxnResp { req, res: Err("InvalidPidMappingException") });
+            return;
+        };
         // R-H5: a retried EndTxn (its first answer was lost, or it timed out). Under V2 it
         // carries the epoch from before the bump.
         let ending =
@@ -647,6 +670,7 @@ impl Sim {
         let Some(meta) = self.txn_ids.get_mut(id) else { return };
         meta.epoch = new_epoch;
         let recs = meta.recs.clone();
+        self.txn_transition(id, TxnState::PrepareEpochFence);
         self.txn_transition(id, TxnState::PrepareAbort);
         for r in recs {
             why!(self, r, "coordinator aborts transaction {id}: {why}");
@@ -850,6 +874,26 @@ impl Sim {
             }
             tr!(self, "coordinator: transaction {id} passed transaction.timeout.ms: aborting it with epoch {}", epoch + 1);
             self.txn_abort(&id, epoch + 1, "transaction.timeout.ms passed");
+        }
+        // TransactionStateManager: a transactional.id with no transaction for
+        // transactional.id.expiration.ms is removed (Dead); it would start afresh with a new
+        // producer id.
+        let ttl = self.sc.cluster.transactional_id_expiration_ms * MS;
+        let dead: Vec<String> = self
+            .txn_ids
+            .iter()
+            .filter(|(_, m)| {
+                matches!(m.state, TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort) && m.updated + ttl < now
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for id in dead {
+            if !self.coordinator_ready(&id) {
+                continue;
+            }
+            self.txn_transition(&id, TxnState::Dead);
+            tr!(self, "coordinator: transactional.id {id} expired (transactional.id.expiration.ms): its state is removed");
+            self.txn_ids.remove(&id);
         }
         let iv = self.sc.cluster.transaction_abort_cleanup_interval_ms * MS;
         if !self.txn_ids.is_empty() || self.producers.iter().any(|p| p.cfg.transactional_id.is_some()) {
