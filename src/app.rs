@@ -849,6 +849,7 @@ impl App {
             <div class="wire" role="group" aria-label="On the wire">
                 <strong>{ format!("On the wire ({})", wire.len()) }</strong>
                 if wire.is_empty() { <span>{ " nothing in flight" }</span> }
+                { self.view_network(sim, &wire) }
                 <ul>
                     { for wire.into_iter().take(12).map(|w| {
                         let drop = w.droppable.clone();
@@ -864,6 +865,67 @@ impl App {
                     }) }
                 </ul>
             </div>
+        }
+    }
+
+    /// Every node of the system in a row, and each message in flight as a dot on its way from
+    /// its sender to its receiver, placed by the simulated time (requests arc above the row,
+    /// answers below it). It is the engine's state at this moment, drawn: playing moves the dots.
+    fn view_network(&self, sim: &Sim, wire: &[klab::sim::WireView]) -> Html {
+        let mut nodes: Vec<String> = sim.producers.iter().map(|p| p.cfg.name.clone()).collect();
+        nodes.extend((0..sim.brokers.len()).map(Sim::bname));
+        nodes.push("controller".into());
+        if !sim.txn_ids.is_empty() || sim.producers.iter().any(|p| p.cfg.transactional_id.is_some()) {
+            nodes.push("transaction coordinator".into());
+        }
+        if !sim.consumers.is_empty() {
+            nodes.push("group coordinator".into());
+            nodes.extend(sim.consumers.iter().map(|c| c.cfg.name.clone()));
+        }
+        let (w, mid) = (760.0, 70.0);
+        let step = w / nodes.len().max(1) as f64;
+        let x_of = |name: &str| nodes.iter().position(|n| n == name).map(|i| step * (i as f64 + 0.5));
+        let short = |n: &str| match n {
+            "transaction coordinator" => "txn coord".to_string(),
+            "group coordinator" => "group coord".to_string(),
+            o if o.chars().count() > 12 => format!("{}…", o.chars().take(11).collect::<String>()),
+            o => o.to_string(),
+        };
+        let now = sim.now;
+        html! {
+            <svg class="network" viewBox={format!("0 0 {w} 140")} role="img"
+                aria-label={format!("Messages in flight between the nodes: {}", wire.len())}>
+                { for nodes.iter().enumerate().map(|(i, n)| {
+                    let x = step * (i as f64 + 0.5);
+                    let down = n.starts_with('b') && n[1..].parse::<usize>().ok().map(|b| !sim.brokers[b - 1].alive).unwrap_or(false);
+                    html! { <g>
+                        <rect x={(x - step / 2.0 + 3.0).to_string()} y={(mid - 12.0).to_string()} width={(step - 6.0).to_string()} height="24" rx="4"
+                            fill={if down { "#eee" } else { "#f4f8fb" }} stroke={if down { "#bbb" } else { "#678" }} stroke-dasharray={if down { "3 2" } else { "" }} />
+                        <text x={x.to_string()} y={(mid + 4.0).to_string()} font-size="11" text-anchor="middle">{ short(n) }</text>
+                    </g> }
+                }) }
+                { for wire.iter().filter_map(|m| {
+                    let (x0, x1) = (x_of(&m.from)?, x_of(&m.to)?);
+                    let span = m.arrives_us.saturating_sub(m.sent_us).max(1) as f64;
+                    let t = (now.saturating_sub(m.sent_us) as f64 / span).clamp(0.0, 1.0);
+                                        let answer = m.what.contains("response");
+                    let lift = if answer { 1.0 } else { -1.0 } * (22.0 + (x1 - x0).abs().min(200.0) * 0.12);
+                    let x = x0 + (x1 - x0) * t;
+                    let y = mid + lift * (std::f64::consts::PI * t).sin() + lift.signum() * 14.0;
+                    let colour = if m.what.contains("marker") || m.what.contains("Marker") {
+                        "#CC79A7"
+                    } else if m.what.starts_with("produce") {
+                        if answer { "#009E73" } else { "#0072B2" }
+                    } else if m.what.contains("fetch") {
+                        "#999"
+                    } else {
+                        "#E69F00"
+                    };
+                    Some(html! { <circle cx={x.to_string()} cy={y.to_string()} r="5" fill={colour} stroke="#333" stroke-width="0.5">
+                        <title>{ format!("{} → {}: {}", m.from, m.to, m.what) }</title>
+                    </circle> })
+                }) }
+            </svg>
         }
     }
 

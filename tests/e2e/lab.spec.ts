@@ -202,3 +202,14 @@ test('starting a zombie from the producer menu fences the first instance', async
   await page.getByRole('button', { name: 'Jump to end' }).click();
   await expect(page.getByRole('group', { name: 'Transaction coordinator' })).toContainText('coordinator on b');
 });
+
+test('messages in flight are drawn on their way between the nodes', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Transaction: committed across two topics');
+  for (let i = 0; i < 20; i++) await page.getByRole('button', { name: 'Step forward' }).click();
+  const wire = page.getByRole('group', { name: 'On the wire' });
+  await expect(wire).toContainText('COMMIT marker of payments-1 for debits/0');
+  const drawing = page.getByRole('img', { name: 'Messages in flight between the nodes: 2' });
+  await expect(drawing.locator('circle')).toHaveCount(2);
+  await expect(drawing.locator('circle').first().locator('title')).toContainText('COMMIT marker');
+});

@@ -289,6 +289,8 @@ pub struct Msg {
     /// Set by a wire fault on the request: what happens to the reply.
     pub drop_reply: bool,
     pub delay_reply: Time,
+    /// When it was put on the wire (for drawing it on its way).
+    pub sent: Time,
 }
 
 impl Ev {
@@ -1006,10 +1008,11 @@ impl Sim {
     }
 
     fn send(&mut self, from: Node, to: Node, body: Body) -> Option<(Time, u64)> {
-        self.send_msg(Msg { from, to, body, drop_reply: false, delay_reply: 0 }, 0)
+        self.send_msg(Msg { from, to, body, drop_reply: false, delay_reply: 0, sent: 0 }, 0)
     }
 
-    fn send_msg(&mut self, msg: Msg, extra_delay: Time) -> Option<(Time, u64)> {
+    fn send_msg(&mut self, mut msg: Msg, extra_delay: Time) -> Option<(Time, u64)> {
+        msg.sent = self.now;
         if self.path_cut(msg.from, msg.to) {
             return None;
         }
@@ -1029,7 +1032,7 @@ impl Sim {
             tr!(self, "{} -> {}: reply lost on the wire (fault)", self.node_label(req.to), self.node_label(req.from));
             return None;
         }
-        self.send_msg(Msg { from: req.to, to: req.from, body, drop_reply: false, delay_reply: 0 }, req.delay_reply)
+        self.send_msg(Msg { from: req.to, to: req.from, body, drop_reply: false, delay_reply: 0, sent: 0 }, req.delay_reply)
     }
 
     /// Records an error response a client received (`retried`: it tries again by itself).
@@ -1440,6 +1443,7 @@ impl Sim {
                 body: Body::Heartbeat { inc: 0 },
                 drop_reply: d.drop_reply,
                 delay_reply: d.delay_reply,
+                sent: 0,
             };
             self.reply(&req_msg, Body::ProduceResp { req: d.req, part: p, res: Err(KErr::NotLeaderOrFollower) });
         }
@@ -1628,7 +1632,7 @@ impl Sim {
 
     #[allow(clippy::too_many_arguments)]
     fn produce_ok(&mut self, b: usize, to: Node, req: u64, p: usize, base: u64, recs: &[RecId], drop_reply: bool, delay_reply: Time) {
-        let m = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply };
+        let m = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply, sent: 0 };
         let key = self.reply(&m, Body::ProduceResp { req, part: p, res: Ok(base) });
         let bn = Self::bname(b);
         tr!(self, "{bn} acks {} (offset {base})", rec_list(&self.recs, recs));
@@ -1660,7 +1664,7 @@ impl Sim {
             for &r in recs {
                 why!(self, r, "{bn} answered NotEnoughReplicasAfterAppend: the record IS in the log, but the ISR shrank below min.insync.replicas={min_isr}; a retry will duplicate it unless idempotent");
             }
-            let m = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply };
+            let m = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply, sent: 0 };
             self.reply(&m, Body::ProduceResp { req, part: p, res: Err(KErr::NotEnoughReplicasAfterAppend) });
         } else {
             self.produce_ok(b, to, req, p, base, recs, drop_reply, delay_reply);
@@ -1685,8 +1689,14 @@ impl Sim {
         for &r in &d.recs {
             why!(self, r, "{bn} gave up waiting for the ISR to replicate it (produce timeout): REQUEST_TIMED_OUT, though it stays in the leader's log");
         }
-        let m =
-            Msg { from: d.to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply: d.drop_reply, delay_reply: d.delay_reply };
+        let m = Msg {
+            from: d.to,
+            to: Node::Broker(b),
+            body: Body::Heartbeat { inc: 0 },
+            drop_reply: d.drop_reply,
+            delay_reply: d.delay_reply,
+            sent: 0,
+        };
         self.reply(&m, Body::ProduceResp { req, part: p, res: Err(KErr::RequestTimedOut) });
     }
 
@@ -3933,6 +3943,7 @@ pub struct WireView {
     pub from: String,
     pub to: String,
     pub what: String,
+    pub sent_us: Time,
     pub arrives_us: Time,
     /// The first record a wire fault can name, with the hook that reaches exactly this message:
     /// ("request", record) for a first produce request, ("ack", record) for the first answer.
@@ -4012,9 +4023,40 @@ impl Sim {
                     None,
                 ),
                 Body::Disconnect { .. } => ("connection reset".into(), None),
+                Body::Marker { txn, commit, part, .. } => {
+                    (format!("{} marker of {txn} for {}", if *commit { "COMMIT" } else { "ABORT" }, self.parts[*part].name), None)
+                }
+                Body::MarkerResp { txn, ok, .. } => {
+                    (format!("marker response for {txn} ({})", if *ok { "written" } else { "refused" }), None)
+                }
+                Body::GroupMarker { txn, commit, .. } => {
+                    (format!("{} marker of {txn} for the group's offsets", if *commit { "COMMIT" } else { "ABORT" }), None)
+                }
+                Body::EndTxn { txn, commit, .. } => (format!("EndTxn({}) of {txn}", if *commit { "COMMIT" } else { "ABORT" }), None),
+                Body::EndTxnResp { res, .. } => (format!("EndTxn response ({})", res.map(|_| "ok").unwrap_or_else(|e| e)), None),
+                Body::AddPartitions { txn, part, .. } => (format!("AddPartitionsToTxn {} to {txn}", self.parts[*part].name), None),
+                Body::AddPartitionsResp { res, .. } => {
+                    (format!("AddPartitionsToTxn response ({})", res.map(|_| "ok").unwrap_or_else(|e| e)), None)
+                }
+                Body::AddOffsets { txn, .. } => (format!("AddOffsetsToTxn to {txn}"), None),
+                Body::TxnOffsetCommit { offsets, .. } => (
+                    format!(
+                        "TxnOffsetCommit {}",
+                        offsets.iter().map(|(p, o)| format!("{}={o}", self.parts[*p].name)).collect::<Vec<_>>().join(", ")
+                    ),
+                    None,
+                ),
+                Body::TxnInitPid { txn, .. } => (format!("InitProducerId for {txn}"), None),
                 _ => continue,
             };
-            out.push(WireView { from: self.node_label(m.from), to: self.node_label(m.to), what, arrives_us: at, droppable });
+            out.push(WireView {
+                from: self.node_label(m.from),
+                to: self.node_label(m.to),
+                what,
+                sent_us: m.sent,
+                arrives_us: at,
+                droppable,
+            });
         }
         out
     }
