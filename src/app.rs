@@ -1099,16 +1099,29 @@ impl App {
                         "group.id={}\nisolation.level={}\nenable.auto.commit={}\nauto.commit.interval.ms={}\nauto.offset.reset={}\nmax.poll.records={}\nsession.timeout.ms={}",
                         c.group_id, if c.read_committed { "read_committed" } else { "read_uncommitted" }, c.enable_auto_commit, c.auto_commit_interval_ms, c.auto_offset_reset, c.max_poll_records, c.session_timeout_ms
                     );
-                    let confluent = format!(
+                                        let confluent = format!(
                         "Consumer({{\n    'group.id': '{}',\n    'isolation.level': '{}',\n    'enable.auto.commit': {},\n    'auto.offset.reset': '{}',\n}})",
                         c.group_id, if c.read_committed { "read_committed" } else { "read_uncommitted" }, if c.enable_auto_commit { "True" } else { "False" }, c.auto_offset_reset
+                    );
+                    let kpy = format!(
+                        "KafkaConsumer(\n    group_id='{}',\n    isolation_level='{}',\n    enable_auto_commit={},\n    auto_commit_interval_ms={},\n    auto_offset_reset='{}',\n    max_poll_records={},\n    session_timeout_ms={},\n    max_poll_interval_ms={},\n)",
+                        c.group_id,
+                        if c.read_committed { "read_committed" } else { "read_uncommitted" },
+                        if c.enable_auto_commit { "True" } else { "False" },
+                        c.auto_commit_interval_ms,
+                        c.auto_offset_reset,
+                        c.max_poll_records,
+                        c.session_timeout_ms,
+                        c.max_poll_interval_ms
                     );
                     html! {
                         <>
                             <h3>{ format!("Consumer {} (Java client, consumer.properties)", c.name) }</h3>
                             <pre>{ java }</pre>
-                            <h3>{ "Python: confluent-kafka" }</h3>
+                                                        <h3>{ "Python: confluent-kafka" }</h3>
                             <pre>{ confluent }</pre>
+                            <h3>{ "Python: kafka-python" }</h3>
+                            <pre aria-label={format!("kafka-python consumer {}", c.name)}>{ kpy }</pre>
                             <p class="note">{ "isolation.level is written out on purpose: the Java client defaults to read_uncommitted, librdkafka (confluent-kafka) to read_committed, so the same code reads different records unless it says which it wants." }</p>
                         </>
                     }

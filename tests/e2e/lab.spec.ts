@@ -176,7 +176,8 @@ test('copy as code writes out the consumer settings, isolation level included', 
   await lesson(page, 'Transaction: aborted, read_committed skips it');
   await page.getByText('Copy as code').click();
   await expect(page.locator('details.panel')).toContainText('isolation.level=read_committed');
-  await expect(page.locator('details.panel')).toContainText("'isolation.level': 'read_committed'");
+    await expect(page.locator('details.panel')).toContainText("'isolation.level': 'read_committed'");
+  await expect(page.getByLabel('kafka-python consumer consumer')).toContainText("isolation_level='read_committed'");
 });
 
 test('read-process-write: a crash after the output was written still gives one committed output per order', async ({ page }) => {
