@@ -163,6 +163,21 @@ impl Sim {
     /// sorted by name. A member's position starts at the group's committed offset (in-sink: the
     /// sink's), else at `auto.offset.reset`.
     fn rebalance(&mut self, g: usize, why: &str) {
+        // R-L2: with auto-commit, a member commits its positions before it rejoins
+        // (`onJoinPrepare`). Kafka rebalances inside poll(), after the last batch was processed;
+        // here a member still processing a batch does not commit (its batch is not done).
+        let members = self.groups[g].members.clone();
+        for m in members {
+            let cs = &self.consumers[m];
+            if cs.alive && cs.cfg.commit == "auto" && matches!(cs.phase, CPhase::Idle | CPhase::Fetching) && cs.fetch_needed.is_empty() {
+                let offsets: Vec<(usize, u64)> = cs.position.iter().map(|(&p, &o)| (p, o)).collect();
+                if offsets.iter().any(|(p, o)| self.groups[g].committed.get(p) != Some(o)) {
+                    let name = cs.cfg.name.clone();
+                    tr!(self, "consumer {name}: auto-commit before the rebalance: offsets {}", fmt_positions(self, &cs.position.clone()));
+                    self.apply_committed(g, m, offsets, None);
+                }
+            }
+        }
         self.groups[g].generation += 1;
         let mut members = self.groups[g].members.clone();
         members.sort_by(|a, b| self.consumers[*a].cfg.name.cmp(&self.consumers[*b].cfg.name));
