@@ -510,6 +510,26 @@ pub struct RecInfo {
     pub output_of: Option<RecId>,
 }
 
+impl RecInfo {
+    /// A record of the application (or, with `output_of`, the output record written for it),
+    /// before anything happened to it.
+    fn new(id: &str, part: usize, producer: usize, size: u32, output_of: Option<RecId>) -> RecInfo {
+        RecInfo {
+            id: id.into(),
+            part,
+            producer,
+            size,
+            send_order: None,
+            status: RecStatus::NotSent,
+            instance: 0,
+            why: Vec::new(),
+            why_dropped: 0,
+            txn_aborted: false,
+            output_of,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct PBatch {
     part: usize,
@@ -796,19 +816,7 @@ impl Sim {
                 let topic = &sc.topics[r.topic];
                 let pidx = r.partition.unwrap_or_else(|| partition_for_key(&r.key, topic.partitions));
                 let part = parts.iter().position(|p| p.topic == r.topic && p.index == pidx).unwrap_or(0);
-                recs.push(RecInfo {
-                    id: r.id.as_str().into(),
-                    part,
-                    producer: t.producer,
-                    size: r.size_bytes,
-                    send_order: None,
-                    status: RecStatus::NotSent,
-                    instance: 0,
-                    why: Vec::new(),
-                    why_dropped: 0,
-                    txn_aborted: false,
-                    output_of: None,
-                });
+                recs.push(RecInfo::new(r.id.as_str(), part, t.producer, r.size_bytes, None));
             }
         }
         let np = parts.len();
@@ -833,19 +841,7 @@ impl Sim {
                 let part = parts.iter().position(|p| p.topic == ot && p.index == pi).unwrap_or(0);
                 out_rec.insert((r as RecId, ot), recs.len() as RecId);
                 let id = format!("{}->{out}", recs[r].id);
-                recs.push(RecInfo {
-                    id: id.into(),
-                    part,
-                    producer: pidx,
-                    size: *size,
-                    send_order: None,
-                    status: RecStatus::NotSent,
-                    instance: 0,
-                    why: Vec::new(),
-                    why_dropped: 0,
-                    txn_aborted: false,
-                    output_of: Some(r as RecId),
-                });
+                recs.push(RecInfo::new(&id, part, pidx, *size, Some(r as RecId)));
             }
         }
         let seed = sc.seed;
