@@ -772,7 +772,6 @@ impl Sim {
     /// Builds the initial state of a scenario: a settled cluster at t=0 with the first replica
     /// of every partition leading in epoch 0 and all replicas in sync.
     pub fn new(sc: Scenario, trace: bool) -> Result<Sim, SimError> {
-        // Parts of transactions that are not built yet: refuse them, clearly.
         let nb = sc.cluster.brokers;
         let mut parts = Vec::new();
         for (ti, t) in sc.topics.iter().enumerate() {
