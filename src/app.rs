@@ -754,11 +754,8 @@ impl App {
     fn view_diagram(&self, ctx: &Context<Self>) -> Html {
         let (Some(sim), Some(report)) = (&self.sim, &self.report) else { return html! {} };
         let link = ctx.link();
-        let fates: std::collections::BTreeMap<&str, &str> = self
-            .run
-            .as_ref()
-            .map(|r| r.final_report.records.iter().map(|x| (x.id.as_str(), x.fate.as_str())).collect())
-            .unwrap_or_default();
+        let empty = std::collections::BTreeMap::new();
+        let fates = self.run.as_ref().map(|r| &r.final_fates).unwrap_or(&empty);
         html! {
             <section class="panel diagram" aria-labelledby="h-cluster">
                 <h2 id="h-cluster">{ "Cluster" }</h2>
@@ -806,7 +803,7 @@ impl App {
                     </div>
                 }
 
-                { for report.partitions.iter().map(|p| self.view_partition(p, sim, &fates)) }
+                { for report.partitions.iter().map(|p| self.view_partition(p, sim, fates)) }
             </section>
         }
     }
@@ -977,7 +974,7 @@ impl App {
         }
     }
 
-    fn view_partition(&self, p: &PartitionReport, sim: &Sim, fates: &std::collections::BTreeMap<&str, &str>) -> Html {
+    fn view_partition(&self, p: &PartitionReport, sim: &Sim, fates: &std::collections::BTreeMap<String, String>) -> Html {
         let longest = p.replicas.iter().map(|r| r.log.len()).max().unwrap_or(0);
         let shown = longest.min(36);
         let first = longest - shown;
@@ -1017,7 +1014,7 @@ impl App {
                                     let id: &str = id;
                                     let x = left + cell * (off - first) as f64;
                                     let marker = id == "COMMIT" || id == "ABORT";
-                                    let fate = if id == "COMMIT" { "committed" } else if id == "ABORT" { "lost" } else { fates.get(id).copied().unwrap_or("pending") };
+                                    let fate = if id == "COMMIT" { "committed" } else if id == "ABORT" { "lost" } else { fates.get(id).map(String::as_str).unwrap_or("pending") };
                                     let committed = (off as u64) < r.high_watermark;
                                     let sel = self.selected.as_deref() == Some(id);
                                     html! {
@@ -1139,8 +1136,7 @@ impl App {
         let (Some(report), Some(run)) = (&self.report, &self.run) else { return html! {} };
         let link = ctx.link();
         let sel = self.selected.clone();
-        let finals: std::collections::BTreeMap<&str, &str> =
-            run.final_report.records.iter().map(|r| (r.id.as_str(), r.fate.as_str())).collect();
+        let finals = &run.final_fates;
         let rec = sel.as_ref().and_then(|id| report.records.iter().find(|r| &r.id == id));
         let has_consumer = self.sim.as_ref().map(|s| !s.consumers.is_empty()).unwrap_or(false);
         let has_sink = self.sim.as_ref().map(|s| s.groups.iter().any(|g| g.sink != "none")).unwrap_or(false);
@@ -1175,7 +1171,7 @@ impl App {
                         { for rows.into_iter().map(|r| {
                             let id = r.id.clone();
                             let is_sel = sel.as_deref() == Some(r.id.as_str());
-                            let fin = finals.get(r.id.as_str()).copied().unwrap_or("pending");
+                            let fin = finals.get(r.id.as_str()).map(String::as_str).unwrap_or("pending");
                             html! {
                                 <tr class={if is_sel { "sel" } else { "" }} aria-label={format!("Record {}", r.id)}>
                                     <td><button class="rec" aria-pressed={is_sel.to_string()} onclick={link.callback(move |_| Msg::Select(if is_sel { None } else { Some(id.clone()) }))}>{ r.id.clone() }</button></td>
@@ -1238,7 +1234,8 @@ impl App {
         let stop = run.stops[self.stop];
         let now_events = stop.events;
         let f = self.filter.to_lowercase();
-        let current_line = run.trace_at.iter().rposition(|&e| e <= now_events);
+        // trace_at is sorted: the last line written at or before this moment.
+        let current_line = run.trace_at.partition_point(|&e| e <= now_events).checked_sub(1);
         // Draw a window of the log around the current moment (or the first matches of a
         // filter), so long runs stay quick to scrub.
         let centre = current_line.unwrap_or(0);

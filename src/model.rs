@@ -24,6 +24,8 @@ pub struct Run {
     /// Moments where a fault fired, for the marks on the time line.
     pub fault_stops: Vec<usize>,
     pub final_report: Report,
+    /// Each record's fate at the end, by id (looked up on every redraw).
+    pub final_fates: std::collections::BTreeMap<String, String>,
     pub total_events: u64,
     checkpoints: Vec<Sim>,
 }
@@ -70,7 +72,8 @@ impl Run {
                 fault_stops.push(stops.len() - 1);
             }
         }
-        Ok(Run { trace, trace_at, stops, fault_stops, final_report, total_events: sim.events, checkpoints })
+        let final_fates = final_report.records.iter().map(|r| (r.id.clone(), r.fate.clone())).collect();
+        Ok(Run { trace, trace_at, stops, fault_stops, final_report, final_fates, total_events: sim.events, checkpoints })
     }
 
     /// The simulation after `events` events (replayed from the nearest checkpoint).
