@@ -1051,6 +1051,13 @@ impl Sim {
         }
     }
 
+    /// Answers a request broker `b` held back (an acks=all produce waiting for the ISR): the
+    /// request itself is gone, so its sender and wire faults are what it kept of it.
+    fn reply_held(&mut self, b: usize, to: Node, drop_reply: bool, delay_reply: Time, body: Body) -> Option<(Time, u64)> {
+        let held = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply, sent: 0 };
+        self.reply(&held, body)
+    }
+
     fn eff_min_isr(&self, p: usize) -> usize {
         let m = self.parts[p].min_isr as usize;
         if self.sc.version.hw_frozen_under_min_isr() {
@@ -1432,15 +1439,13 @@ impl Sim {
         };
         tr!(self, "{} is no longer leader of {} (was epoch {})", Self::bname(b), self.parts[p].name, ls.epoch);
         for d in ls.delayed {
-            let req_msg = Msg {
-                from: d.to,
-                to: Node::Broker(b),
-                body: Body::Heartbeat { inc: 0 },
-                drop_reply: d.drop_reply,
-                delay_reply: d.delay_reply,
-                sent: 0,
-            };
-            self.reply(&req_msg, Body::ProduceResp { req: d.req, part: p, res: Err(KErr::NotLeaderOrFollower) });
+            self.reply_held(
+                b,
+                d.to,
+                d.drop_reply,
+                d.delay_reply,
+                Body::ProduceResp { req: d.req, part: p, res: Err(KErr::NotLeaderOrFollower) },
+            );
         }
         for pk in ls.parked {
             self.send(
@@ -1627,8 +1632,7 @@ impl Sim {
 
     #[allow(clippy::too_many_arguments)]
     fn produce_ok(&mut self, b: usize, to: Node, req: u64, p: usize, base: u64, recs: &[RecId], drop_reply: bool, delay_reply: Time) {
-        let m = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply, sent: 0 };
-        let key = self.reply(&m, Body::ProduceResp { req, part: p, res: Ok(base) });
+        let key = self.reply_held(b, to, drop_reply, delay_reply, Body::ProduceResp { req, part: p, res: Ok(base) });
         let bn = Self::bname(b);
         tr!(self, "{bn} acks {} (offset {base})", rec_list(&self.recs, recs));
         for &r in recs {
@@ -1659,8 +1663,13 @@ impl Sim {
             for &r in recs {
                 why!(self, r, "{bn} answered NotEnoughReplicasAfterAppend: the record IS in the log, but the ISR shrank below min.insync.replicas={min_isr}; a retry will duplicate it unless idempotent");
             }
-            let m = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply, sent: 0 };
-            self.reply(&m, Body::ProduceResp { req, part: p, res: Err(KErr::NotEnoughReplicasAfterAppend) });
+            self.reply_held(
+                b,
+                to,
+                drop_reply,
+                delay_reply,
+                Body::ProduceResp { req, part: p, res: Err(KErr::NotEnoughReplicasAfterAppend) },
+            );
         } else {
             self.produce_ok(b, to, req, p, base, recs, drop_reply, delay_reply);
         }
@@ -1684,15 +1693,7 @@ impl Sim {
         for &r in &d.recs {
             why!(self, r, "{bn} gave up waiting for the ISR to replicate it (produce timeout): REQUEST_TIMED_OUT, though it stays in the leader's log");
         }
-        let m = Msg {
-            from: d.to,
-            to: Node::Broker(b),
-            body: Body::Heartbeat { inc: 0 },
-            drop_reply: d.drop_reply,
-            delay_reply: d.delay_reply,
-            sent: 0,
-        };
-        self.reply(&m, Body::ProduceResp { req, part: p, res: Err(KErr::RequestTimedOut) });
+        self.reply_held(b, d.to, d.drop_reply, d.delay_reply, Body::ProduceResp { req, part: p, res: Err(KErr::RequestTimedOut) });
     }
 
     /// R-E4: the leader's HW is the smallest LEO over itself, the maximal ISR and caught-up
