@@ -30,6 +30,9 @@ pub struct Entry {
     pub append_time: Time,
     /// Which copy of the record this is, across every log (for traces): a unique batch id.
     pub batch_id: u64,
+    /// An entry of `__transaction_state`: the coordinator's metadata of one transactional.id,
+    /// as an index into the simulation's table of written states (`Sim::txn_log_recs`).
+    pub state_rec: Option<u32>,
 }
 
 /// Metadata of one of the last five batches a producer wrote (`ProducerStateEntry`).
@@ -275,6 +278,7 @@ mod tests {
             txn: false,
             append_time: 0,
             batch_id: batch,
+            state_rec: None,
         }
     }
 

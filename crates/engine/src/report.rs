@@ -298,7 +298,9 @@ impl Report {
         }
         let commit: std::rc::Rc<str> = marker_name(crate::log::Control::Commit).into();
         let abort: std::rc::Rc<str> = marker_name(crate::log::Control::Abort).into();
+        // `__transaction_state` is internal: the report lists the scenario's topics only.
         let partitions = (0..sim.parts.len())
+            .filter(|&p| sim.parts[p].internal.is_none())
             .map(|p| {
                 let info = &sim.parts[p];
                 let st = &sim.ctrl.parts[p];

@@ -478,6 +478,10 @@ pub struct PartInfo {
     pub min_isr: u32,
     pub unclean: bool,
     pub max_message_bytes: u64,
+    /// `Some(n)` for `__transaction_state` partition n, an internal partition the transaction
+    /// coordinator writes to; its `topic` is past the scenario's topics, so no record, consumer
+    /// or fault filter ever names it, and the run report leaves it out.
+    pub internal: Option<u32>,
 }
 
 /// What the application was told about a record, last.
@@ -750,6 +754,9 @@ pub struct Sim {
     redirect: BTreeMap<(usize, u32), usize>,
     /// The `__transaction_state` partitions in use, by partition number.
     pub txn_log: BTreeMap<u32, TxnLogPart>,
+    /// Every transaction state the coordinators wrote, in order; `__transaction_state`
+    /// entries point into it (shared, so that a checkpoint does not copy them).
+    pub txn_log_recs: Vec<std::rc::Rc<(String, TxnMeta)>>,
     /// The transaction coordinator's metadata per transactional.id.
     pub txn_ids: BTreeMap<String, TxnMeta>,
     txn_violation: Option<String>,
@@ -788,8 +795,37 @@ impl Sim {
                     min_isr: t.min_insync_replicas,
                     unclean: t.unclean_leader_election,
                     max_message_bytes: t.max_message_bytes,
+                    internal: None,
                 });
             }
+        }
+        // R-H1: the `__transaction_state` partitions of the scenario's transactional.ids are
+        // real partitions, replicated like any other (unclean election forced off).
+        let mut txn_log = BTreeMap::new();
+        let ids: BTreeSet<&str> = sc
+            .producers
+            .iter()
+            .chain(sc.consumers.iter().filter_map(|c| c.producer.as_ref()))
+            .filter_map(|p| p.transactional_id.as_deref())
+            .collect();
+        for id in ids {
+            let tp = txn::txn_log_partition_of(id, sc.cluster.transaction_state_log_num_partitions);
+            if txn_log.contains_key(&tp) {
+                continue;
+            }
+            let rf = (sc.cluster.transaction_state_log_replication_factor as usize).clamp(1, nb);
+            let replicas: Vec<usize> = (0..rf).map(|i| (tp as usize + i) % nb).collect();
+            txn_log.insert(tp, txn::TxnLogPart::new(parts.len()));
+            parts.push(PartInfo {
+                topic: sc.topics.len(),
+                index: tp,
+                name: format!("__transaction_state-{tp}"),
+                min_isr: sc.cluster.transaction_state_log_min_isr.min(rf as u32),
+                replicas,
+                unclean: false,
+                max_message_bytes: u64::MAX,
+                internal: Some(tp),
+            });
         }
         let ctrl_parts: Vec<PartState> =
             parts.iter().map(|p| PartState { leader: Some(p.replicas[0]), epoch: 0, isr: p.replicas.clone(), pepoch: 0 }).collect();
@@ -882,7 +918,8 @@ impl Sim {
             consumer_topics,
             out_rec,
             txn_ids: BTreeMap::new(),
-            txn_log: BTreeMap::new(),
+            txn_log,
+            txn_log_recs: Vec::new(),
             txn_violation: None,
             redirect: BTreeMap::new(),
             work: 0,
@@ -1429,6 +1466,9 @@ impl Sim {
             );
         }
         self.maybe_increase_hw(b, p);
+        if self.parts[p].internal.is_some() {
+            self.txn_coordinator_load(b, p, st.epoch);
+        }
     }
 
     /// Leadership moved away: waiting acks=all requests fail with NOT_LEADER_OR_FOLLOWER
@@ -1438,6 +1478,9 @@ impl Sim {
             return;
         };
         tr!(self, "{} is no longer leader of {} (was epoch {})", Self::bname(b), self.parts[p].name, ls.epoch);
+        if self.parts[p].internal.is_some() {
+            self.txn_writes_lost(b, Some(p), "NotCoordinatorException");
+        }
         for d in ls.delayed {
             self.reply_held(
                 b,
@@ -1747,6 +1790,9 @@ impl Sim {
         ls.delayed = keep;
         for d in ready {
             self.complete_produce(b, p, d.to, d.req, d.base, &d.recs, d.drop_reply, d.delay_reply);
+        }
+        if self.parts[p].internal.is_some() {
+            self.txn_writes_durable(b, p);
         }
     }
 
@@ -2135,7 +2181,6 @@ impl Sim {
             }
         }
         self.ctrl_publish(&changed);
-        self.txn_log_failover(b);
     }
 
     fn ctrl_unfence(&mut self, b: usize) {
@@ -2155,7 +2200,6 @@ impl Sim {
         let all: Vec<(usize, PartState)> = (0..self.parts.len()).map(|p| (p, self.ctrl.parts[p].clone())).collect();
         let fenced = self.ctrl.fenced.clone();
         self.send(Node::Controller, Node::Broker(b), Body::Meta { parts: all, fenced });
-        self.txn_log_broker_back(b);
     }
 
     /// Elects a leader if the current one is not valid. Returns whether anything changed.
@@ -2319,7 +2363,7 @@ impl Sim {
                 let pr = &mut self.producers[p];
                 let n = pr.reconnects[broker].min(5);
                 pr.reconnects[broker] += 1;
-                pr.backoff_until[broker] = self.now + (50 * MS << n).min(1000 * MS);
+                pr.backoff_until[broker] = self.now + ((50 * MS) << n).min(1000 * MS);
                 if matches!(pr.init, Init::Sent(_, b, _) if b == broker) {
                     pr.init = Init::Needed;
                 }
@@ -2934,6 +2978,7 @@ impl Sim {
                 txn: in_txn,
                 append_time: 0,
                 batch_id: bid * 1000 + attempt as u64 % 1000,
+                state_rec: None,
             })
             .collect();
         let inst = pr.inst;
@@ -3323,9 +3368,8 @@ impl Sim {
                     .and_then(|p| p.cfg.transactional_id.clone())
                     .or_else(|| self.producers.iter().find_map(|p| p.cfg.transactional_id.clone()))?;
                 self.coordinator_of(&id).or_else(|| {
-                    let tp = self.txn_log_partition(&id);
-                    let nb = self.brokers.len();
-                    Some(tp as usize % nb)
+                    let part = self.txn_log.get(&self.txn_log_partition(&id))?.part;
+                    self.ctrl.parts[part].leader
                 })
             }
             "follower" => {
@@ -3509,6 +3553,8 @@ impl Sim {
             return;
         }
         let bn = Self::bname(b);
+        // Its clients lose the connection: a transaction coordinator's waiting writes fail.
+        self.txn_writes_lost(b, None, "NetworkException");
         let br = &mut self.brokers[b];
         br.alive = false;
         br.silent = matches!(how, Death::PowerLoss(_));
@@ -3574,9 +3620,6 @@ impl Sim {
         self.push(self.now, Ev::Heartbeat { b, inc });
         let lag = self.sc.cluster.replica_lag_time_max_ms * MS / 2;
         self.push(self.now + lag, Ev::IsrCheck { b, inc });
-        if !self.ctrl.fenced[b] {
-            self.txn_log_broker_back(b);
-        }
     }
 
     // ------------------------------------------------------------------------------------
@@ -3856,7 +3899,6 @@ fn rec_list(recs: &[crate::sim::RecInfo], ids: &[RecId]) -> String {
 }
 
 /// How a control batch (a transaction marker) is written in logs and reports.
-
 pub fn marker_name(c: Control) -> &'static str {
     match c {
         Control::Commit => "COMMIT",

@@ -5,9 +5,10 @@
 //! leader with acks=all semantics; the transaction timeout; fencing of an older producer epoch;
 //! Transactions V2 (4.0) and partition verification (3.6+).
 //!
-//! The `__transaction_state` log itself is not a replicated log of entries here: a state change
-//! is durable when its partition has at least `transaction.state.log.min.isr` live replicas
-//! (acks=all), and a new coordinator finds the state the old one wrote.
+//! `__transaction_state` is a real partition here, replicated like any other: every state
+//! change is appended to it, the coordinator acts on it (answers the client, sends markers)
+//! once the high watermark covers it, and a new coordinator rebuilds its metadata from the
+//! entries of its own replica.
 
 use super::*;
 
@@ -135,13 +136,45 @@ pub struct TxnMeta {
     pub pending_markers: BTreeMap<usize, (u32, Option<usize>)>,
 }
 
-/// One partition of `__transaction_state` in use: its replicas (RF = min(replication factor,
-/// brokers)), its leader (the coordinator) and the coordinator epoch, bumped on every load.
+/// One partition of `__transaction_state` in use: which of the simulation's partitions it is,
+/// and the coordinator's writes to it that wait for the high watermark (acks=all, R-H1).
 #[derive(Clone, Debug)]
 pub struct TxnLogPart {
-    pub replicas: Vec<usize>,
-    pub leader: Option<usize>,
-    pub coordinator_epoch: i32,
+    pub part: usize,
+    pending: Vec<PendingWrite>,
+}
+
+impl TxnLogPart {
+    pub(crate) fn new(part: usize) -> TxnLogPart {
+        TxnLogPart { part, pending: Vec::new() }
+    }
+}
+
+/// A state the coordinator appended, waiting to be replicated before `then` runs
+/// (`TransactionStateManager.appendTransactionToLog` and its callback).
+#[derive(Clone, Debug)]
+struct PendingWrite {
+    leader: usize,
+    /// The high watermark that makes it durable (its offset + 1).
+    required: u64,
+    id: String,
+    then: AfterWrite,
+}
+
+/// What the coordinator does once a state it wrote is durable.
+#[derive(Clone, Debug)]
+pub(crate) enum AfterWrite {
+    Nothing,
+    /// Answer the client's request.
+    Reply(Box<Msg>, Body),
+    /// EndTxn: answer the client, then write the markers (R-H5).
+    EndTxn {
+        m: Box<Msg>,
+        req: u64,
+        commit: bool,
+    },
+    /// A coordinator-side abort (timeout or fencing): write the ABORT markers.
+    Markers,
 }
 
 /// Java's `String.hashCode`, which places a transactional.id on a `__transaction_state`
@@ -150,45 +183,144 @@ pub fn java_hash(s: &str) -> i32 {
     s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
 }
 
+/// The `__transaction_state` partition of a transactional.id.
+pub(crate) fn txn_log_partition_of(id: &str, partitions: u32) -> u32 {
+    ((java_hash(id) & 0x7fff_ffff) as u32) % partitions.max(1)
+}
+
 impl Sim {
     /// The `__transaction_state` partition of a transactional.id.
     pub fn txn_log_partition(&self, id: &str) -> u32 {
-        ((java_hash(id) & 0x7fff_ffff) as u32) % self.sc.cluster.transaction_state_log_num_partitions
+        txn_log_partition_of(id, self.sc.cluster.transaction_state_log_num_partitions)
     }
 
-    /// Creates the `__transaction_state` partition of a transactional.id on first use.
-    pub(crate) fn txn_log_ensure(&mut self, id: &str) -> u32 {
-        let tp = self.txn_log_partition(id);
-        if !self.txn_log.contains_key(&tp) {
-            let nb = self.brokers.len();
-            let rf = (self.sc.cluster.transaction_state_log_replication_factor as usize).clamp(1, nb);
-            let replicas: Vec<usize> = (0..rf).map(|i| (tp as usize + i) % nb).collect();
-            let leader = replicas.iter().copied().find(|&r| self.brokers[r].alive && !self.ctrl.fenced[r]);
-            self.txn_log.insert(tp, TxnLogPart { replicas, leader, coordinator_epoch: 0 });
-        }
-        tp
+    /// The simulation's partition index of a transactional.id's `__transaction_state` partition.
+    fn txn_log_part(&self, id: &str) -> Option<usize> {
+        self.txn_log.get(&self.txn_log_partition(id)).map(|t| t.part)
     }
 
-    /// The broker acting as coordinator of a transactional.id (the leader of its partition).
+    /// The broker acting as coordinator of a transactional.id: the leader of its partition,
+    /// once it has taken up the leadership the controller gave it.
     pub fn coordinator_of(&self, id: &str) -> Option<usize> {
-        self.txn_log.get(&self.txn_log_partition(id)).and_then(|t| t.leader)
+        let part = self.txn_log_part(id)?;
+        let l = self.ctrl.parts[part].leader?;
+        self.brokers[l].leading.contains_key(&part).then_some(l)
     }
 
     /// Whether the coordinator can serve a request now: its broker runs and reaches the
-    /// others, and a state change would reach `transaction.state.log.min.isr` replicas (R-H1:
-    /// else COORDINATOR_NOT_AVAILABLE, which the client retries).
+    /// others, and a state it writes would be accepted: the partition's ISR has at least
+    /// `transaction.state.log.min.isr` members (R-H1: else NOT_ENOUGH_REPLICAS, which the
+    /// client sees as COORDINATOR_NOT_AVAILABLE and retries).
     fn coordinator_ready(&mut self, id: &str) -> bool {
-        let tp = self.txn_log_ensure(id);
-        let t = &self.txn_log[&tp];
-        let live = t.replicas.iter().filter(|&&r| self.brokers[r].alive && !self.brokers[r].isolated && !self.ctrl.fenced[r]).count();
-        let min_isr = (self.sc.cluster.transaction_state_log_min_isr as usize).min(t.replicas.len());
-        self.coordinator_alive(id) && live >= min_isr
+        if !self.coordinator_alive(id) {
+            return false;
+        }
+        let (Some(part), Some(b)) = (self.txn_log_part(id), self.coordinator_of(id)) else { return false };
+        self.brokers[b].leading[&part].isr.len() >= self.eff_min_isr(part)
     }
 
     /// Whether the coordinator's broker runs (markers go out whatever the state log's ISR).
     fn coordinator_alive(&mut self, id: &str) -> bool {
-        let tp = self.txn_log_ensure(id);
-        self.txn_log[&tp].leader.map(|b| self.brokers[b].alive && !self.brokers[b].isolated).unwrap_or(false)
+        self.coordinator_of(id).map(|b| self.brokers[b].alive && !self.brokers[b].isolated).unwrap_or(false)
+    }
+
+    /// Appends the coordinator's current metadata of `id` to its `__transaction_state`
+    /// partition; `then` runs once the high watermark covers it (acks=all, R-H1). The state in
+    /// memory moves on at once; what a successor coordinator finds is what was replicated.
+    pub(crate) fn txn_write(&mut self, id: &str, then: AfterWrite) {
+        let (Some(part), Some(b)) = (self.txn_log_part(id), self.coordinator_of(id)) else {
+            self.txn_write_failed(then, "NotCoordinatorException");
+            return;
+        };
+        let Some(meta) = self.txn_ids.get(id) else { return };
+        let (state, pid, epoch) = (meta.state, meta.pid, meta.epoch);
+        let idx = self.txn_log_recs.len() as u32;
+        self.txn_log_recs.push(std::rc::Rc::new((id.to_string(), meta.clone())));
+        let now = self.now;
+        let le = self.brokers[b].leading[&part].epoch;
+        let bid = self.id();
+        let log = self.brokers[b].logs.get_mut(&part).expect("leader log");
+        let off = log.leo();
+        log.append(&[Entry {
+            rec: None,
+            control: None,
+            pid: -1,
+            epoch: -1,
+            base_seq: -1,
+            last_seq: -1,
+            batch_base: 0,
+            leader_epoch: le,
+            txn: false,
+            append_time: now,
+            batch_id: bid,
+            state_rec: Some(idx),
+        }]);
+        tr!(
+            self,
+            "{} (transaction coordinator) writes {id} {} (pid {pid} epoch {epoch}) to {} at offset {off}",
+            Sim::bname(b),
+            state.name(),
+            self.parts[part].name
+        );
+        let tp = self.parts[part].internal.expect("internal partition");
+        self.txn_log.get_mut(&tp).expect("known").pending.push(PendingWrite { leader: b, required: off + 1, id: id.to_string(), then });
+        let inc = self.brokers[b].inc;
+        self.push(self.now, Ev::WakeFetches { b, inc, part });
+        self.maybe_increase_hw(b, part);
+    }
+
+    /// The high watermark of `__transaction_state` partition `part` on its leader `b` moved:
+    /// the writes it now covers are durable and their callbacks run.
+    pub(crate) fn txn_writes_durable(&mut self, b: usize, part: usize) {
+        let Some(tp) = self.parts[part].internal else { return };
+        let hw = self.brokers[b].logs[&part].hw;
+        let Some(t) = self.txn_log.get_mut(&tp) else { return };
+        let (ready, keep): (Vec<PendingWrite>, Vec<PendingWrite>) = t.pending.drain(..).partition(|w| w.leader == b && hw >= w.required);
+        t.pending = keep;
+        for w in ready {
+            match w.then {
+                AfterWrite::Nothing => {}
+                AfterWrite::Reply(m, body) => {
+                    self.reply(&m, body);
+                }
+                AfterWrite::EndTxn { m, req, commit } => self.txn_end_durable(&w.id, &m, req, commit),
+                AfterWrite::Markers => {
+                    self.txn_send_markers(&w.id, false);
+                }
+            }
+        }
+    }
+
+    /// Broker `b` lost the leadership of `__transaction_state` partition `part` (or died,
+    /// `part` None: all of them): its waiting writes fail. The client retries its request with
+    /// the next coordinator (NOT_COORDINATOR; a dead broker's clients see the connection drop).
+    pub(crate) fn txn_writes_lost(&mut self, b: usize, part: Option<usize>, error: &'static str) {
+        let mut failed = Vec::new();
+        for t in self.txn_log.values_mut() {
+            if part.map(|p| p != t.part).unwrap_or(false) {
+                continue;
+            }
+            let (gone, keep): (Vec<PendingWrite>, Vec<PendingWrite>) = t.pending.drain(..).partition(|w| w.leader == b);
+            t.pending = keep;
+            failed.extend(gone);
+        }
+        for w in failed {
+            self.txn_write_failed(w.then, error);
+        }
+    }
+
+    fn txn_write_failed(&mut self, then: AfterWrite, error: &'static str) {
+        match then {
+            AfterWrite::Nothing | AfterWrite::Markers => {}
+            AfterWrite::Reply(m, _) => {
+                self.client_error(m.from, error, true);
+                self.push(self.now + 100 * MS, Ev::ClientRetry(*m));
+            }
+            AfterWrite::EndTxn { m, req, .. } => {
+                self.client_error(m.from, error, true);
+                self.reply(&m, Body::EndTxnResp { req, res: Err("NOT_COORDINATOR") });
+            }
+        }
     }
 
     /// A request for the coordinator arrives. While none can serve it the client retries
@@ -233,65 +365,65 @@ impl Sim {
         }
     }
 
-    /// The controller fenced broker `b`: every `__transaction_state` partition it led moves to
-    /// the next live replica, whose coordinator loads the transaction log (R-H6).
-    pub(crate) fn txn_log_failover(&mut self, b: usize) {
-        let moved: Vec<u32> = self.txn_log.iter().filter(|(_, t)| t.leader == Some(b)).map(|(k, _)| *k).collect();
-        for tp in moved {
-            let t = &self.txn_log[&tp];
-            let next = t.replicas.iter().copied().find(|&r| r != b && self.brokers[r].alive && !self.ctrl.fenced[r]);
-            self.txn_log.get_mut(&tp).expect("listed").leader = next;
-            match next {
-                Some(n) => self.txn_coordinator_load(tp, n, &format!("{} was fenced", Sim::bname(b))),
-                None => tr!(self, "__transaction_state-{tp} has no live replica: its transactions wait for a broker to return"),
+    /// `TransactionStateManager.loadTransactionsForTxnTopicPartition`, run when broker `b`
+    /// becomes leader of `__transaction_state` partition `part`: the coordinator rebuilds its
+    /// metadata from the entries of its own log (to its end), with the leader epoch as the
+    /// coordinator epoch, and completes every transaction that had reached PrepareCommit or
+    /// PrepareAbort by sending its markers again; Ongoing ones stay open (R-H6).
+    pub(crate) fn txn_coordinator_load(&mut self, b: usize, part: usize, epoch: i32) {
+        let Some(tp) = self.parts[part].internal else { return };
+        let mut latest: BTreeMap<String, u32> = BTreeMap::new();
+        for e in &self.brokers[b].logs[&part].entries {
+            if let Some(i) = e.state_rec {
+                latest.insert(self.txn_log_recs[i as usize].0.clone(), i);
             }
         }
-    }
-
-    /// Broker `b` is back: a leaderless `__transaction_state` partition it holds gets it as
-    /// leader; a restarted coordinator that was never fenced reloads its log.
-    pub(crate) fn txn_log_broker_back(&mut self, b: usize) {
-        let parts: Vec<u32> = self
-            .txn_log
-            .iter()
-            .filter(|(_, t)| t.replicas.contains(&b) && (t.leader.is_none() || t.leader == Some(b)))
-            .map(|(k, _)| *k)
-            .collect();
-        for tp in parts {
-            self.txn_log.get_mut(&tp).expect("listed").leader = Some(b);
-            self.txn_coordinator_load(tp, b, &format!("{} is back", Sim::bname(b)));
+        if epoch == 0 && latest.is_empty() {
+            return;
         }
-    }
-
-    /// `TransactionStateManager.loadTransactionsForTxnTopicPartition`: the new coordinator
-    /// bumps the coordinator epoch and completes every transaction that had reached
-    /// PrepareCommit or PrepareAbort by sending its markers again; Ongoing ones stay open.
-    fn txn_coordinator_load(&mut self, tp: u32, b: usize, why: &str) {
-        let t = self.txn_log.get_mut(&tp).expect("known");
-        t.coordinator_epoch += 1;
-        let ce = t.coordinator_epoch;
-        tr!(self, "{} becomes the transaction coordinator for __transaction_state-{tp} (coordinator epoch {ce}, {why}) and loads its transaction log", Sim::bname(b));
-        let ids: Vec<String> = self.txn_ids.keys().filter(|k| self.txn_log_partition(k) == tp).cloned().collect();
-        for id in ids {
-            let (state, recs) = {
-                let m = &self.txn_ids[&id];
-                (m.state, m.recs.clone())
-            };
+        tr!(
+            self,
+            "{} becomes the transaction coordinator for __transaction_state-{tp} (coordinator epoch {epoch}) and loads its log: {} transactional.id(s)",
+            Sim::bname(b),
+            latest.len()
+        );
+        // What this coordinator did not find in its log, it does not know.
+        let forgotten: Vec<String> =
+            self.txn_ids.keys().filter(|k| self.txn_log_partition(k) == tp && !latest.contains_key(*k)).cloned().collect();
+        for id in forgotten {
+            tr!(self, "coordinator {}: {id} is not in its log: the transactional.id is unknown", Sim::bname(b));
+            self.txn_ids.remove(&id);
+        }
+        for (id, i) in latest {
+            let mut meta = self.txn_log_recs[i as usize].1.clone();
+            if meta.state == TxnState::Dead {
+                self.txn_ids.remove(&id);
+                continue;
+            }
+            meta.pending_markers.clear();
+            let (state, recs) = (meta.state, meta.recs.clone());
+            let was = self.txn_ids.insert(id.clone(), meta).map(|m| m.state);
+            if was.is_some_and(|w| w != state) {
+                tr!(
+                    self,
+                    "coordinator {}: the log has {id} in {} (the last coordinator's {} was not replicated)",
+                    Sim::bname(b),
+                    state.name(),
+                    was.map(|w| w.name()).unwrap_or("")
+                );
+            }
             match state {
                 TxnState::PrepareCommit | TxnState::PrepareAbort => {
                     let commit = state == TxnState::PrepareCommit;
                     tr!(self, "coordinator {}: transaction {id} is in {}: it writes the markers again", Sim::bname(b), state.name());
                     for r in recs {
-                        if self.explain {
-                            self.why(
-                                r,
-                                format!(
-                                    "{} took over as transaction coordinator and re-sent the {} markers of {id}",
-                                    Sim::bname(b),
-                                    if commit { "COMMIT" } else { "ABORT" }
-                                ),
-                            )
-                        };
+                        why!(
+                            self,
+                            r,
+                            "{} took over as transaction coordinator and re-sent the {} markers of {id}",
+                            Sim::bname(b),
+                            if commit { "COMMIT" } else { "ABORT" }
+                        );
                     }
                     self.txn_send_markers(&id, commit);
                 }
@@ -304,7 +436,6 @@ impl Sim {
             }
         }
     }
-
     fn txn_transition(&mut self, id: &str, to: TxnState) {
         let Some(m) = self.txn_ids.get_mut(id) else { return };
         if !to.may_follow(m.state) {
@@ -363,7 +494,7 @@ impl Sim {
             self.txn_transition(id, TxnState::Empty);
         }
         tr!(self, "coordinator: InitProducerId for {id}: pid {pid} epoch {epoch}");
-        self.reply(m, Body::InitPidResp { req, pid, epoch });
+        self.txn_write(id, AfterWrite::Reply(Box::new(m.clone()), Body::InitPidResp { req, pid, epoch }));
     }
 
     /// AddPartitionsToTxn (R-H4): the coordinator learns the partition; the first one starts
@@ -383,6 +514,9 @@ impl Sim {
             self.reply(m, Body::AddPartitionsResp { part, res: Err("CONCURRENT_TRANSACTIONS") });
             return;
         }
+        // A partition already in the transaction needs no write (TransactionCoordinator: the
+        // partitions are a subset of the transaction's, answer at once).
+        let known = meta.state == TxnState::Ongoing && meta.parts.contains(&part);
         self.txn_begin_if_idle(id);
         if let Some(meta) = self.txn_ids.get_mut(id) {
             if meta.state == TxnState::Ongoing {
@@ -390,7 +524,12 @@ impl Sim {
                 meta.recs.extend(recs);
             }
         }
-        self.reply(m, Body::AddPartitionsResp { part, res: Ok(()) });
+        let ok = Body::AddPartitionsResp { part, res: Ok(()) };
+        if known {
+            self.reply(m, ok);
+        } else {
+            self.txn_write(id, AfterWrite::Reply(Box::new(m.clone()), ok));
+        }
     }
 
     /// The first partition or group added to a transaction starts it: Ongoing, with the
@@ -414,6 +553,7 @@ impl Sim {
             self.reply(m, Body::AddOffsetsResp { res: Err("InvalidPidMappingException") });
             return;
         };
+        let known = meta.state == TxnState::Ongoing && meta.groups.contains(&group);
         let res = if meta.epoch != epoch {
             Err("ProducerFencedException")
         } else if matches!(meta.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
@@ -430,7 +570,12 @@ impl Sim {
             tr!(self, "coordinator: AddOffsetsToTxn: the offsets of group {} join transaction {id}", self.groups[group].name);
             Ok(())
         };
-        self.reply(m, Body::AddOffsetsResp { res });
+        if res.is_ok() && !known {
+            // AddOffsetsToTxn adds the group's `__consumer_offsets` partition: a state write.
+            self.txn_write(id, AfterWrite::Reply(Box::new(m.clone()), Body::AddOffsetsResp { res }));
+        } else {
+            self.reply(m, Body::AddOffsetsResp { res });
+        }
     }
 
     /// The client's sendOffsetsToTransaction() steps; returns when to wake for a retry.
@@ -648,8 +793,17 @@ impl Sim {
             tr!(self, "coordinator: Transactions V2 bumps the epoch of {id} to {e} with this EndTxn");
         }
         self.txn_transition(id, if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort });
-        let epoch = self.txn_ids.get(id).map(|t| t.epoch).unwrap_or(epoch);
-        self.reply(m, Body::EndTxnResp { req, res: Ok(epoch) });
+        self.txn_write(id, AfterWrite::EndTxn { m: Box::new(m.clone()), req, commit });
+    }
+
+    /// PrepareCommit/PrepareAbort is durable: the client is answered, then the markers go out
+    /// ("we can respond to the client immediately and continue to write the txn markers").
+    fn txn_end_durable(&mut self, id: &str, m: &Msg, req: u64, commit: bool) {
+        let Some(meta) = self.txn_ids.get(id).cloned() else { return };
+        if meta.state != if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort } {
+            return;
+        }
+        self.reply(m, Body::EndTxnResp { req, res: Ok(meta.epoch) });
         let keys = self.txn_send_markers(id, commit);
         if commit {
             for &r in &meta.recs {
@@ -675,7 +829,8 @@ impl Sim {
         for r in recs {
             why!(self, r, "coordinator aborts transaction {id}: {why}");
         }
-        self.txn_send_markers(id, false);
+        // PrepareEpochFence is only in memory; PrepareAbort with the bumped epoch is written.
+        self.txn_write(id, AfterWrite::Markers);
     }
 
     /// Sends every marker of a transaction; returns the queue key of each marker request, by
@@ -793,6 +948,7 @@ impl Sim {
                 txn: true,
                 append_time: now,
                 batch_id: bid,
+                state_rec: None,
             }]);
             Ok(off)
         };
@@ -855,6 +1011,8 @@ impl Sim {
             .unwrap_or(false);
         if done {
             self.txn_transition(id, if commit { TxnState::CompleteCommit } else { TxnState::CompleteAbort });
+            // Nobody waits for this write; a coordinator that loses it re-sends the markers.
+            self.txn_write(id, AfterWrite::Nothing);
         }
     }
 
@@ -893,6 +1051,8 @@ impl Sim {
             }
             self.txn_transition(&id, TxnState::Dead);
             tr!(self, "coordinator: transactional.id {id} expired (transactional.id.expiration.ms): its state is removed");
+            // The Dead state is written (a tombstone), so a later coordinator forgets it too.
+            self.txn_write(&id, AfterWrite::Nothing);
             self.txn_ids.remove(&id);
         }
         let iv = self.sc.cluster.transaction_abort_cleanup_interval_ms * MS;
@@ -980,9 +1140,10 @@ impl Sim {
     pub(crate) fn on_end_txn_resp(&mut self, p: usize, res: Result<i16, &'static str>) {
         let epoch = match res {
             Ok(e) => e,
-            Err("CONCURRENT_TRANSACTIONS") => {
+            Err("CONCURRENT_TRANSACTIONS" | "NOT_COORDINATOR") => {
                 // The coordinator is still completing this very transaction (our EndTxn was
-                // answered before, or is being retried): ask again after retry.backoff.ms.
+                // answered before, or is being retried), or it lost its leadership before the
+                // state was written: ask again after retry.backoff.ms.
                 let at = self.now + self.producers[p].cfg.retry_backoff_ms * MS;
                 if let Some(t) = self.producers[p].txn.as_mut() {
                     t.end_sent = false;
