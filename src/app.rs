@@ -152,6 +152,10 @@ pub struct App {
     link: String,
     reader: Option<gloo_file::callbacks::FileReader>,
     announce: String,
+    /// The settings and "copy as code" panels depend on the scenario text alone. Parsing it
+    /// on every redraw cost more than the rest of the page while scrubbing, so both panels are
+    /// kept, with the text they were drawn for.
+    text_panels: std::cell::RefCell<Option<(String, Html, Html)>>,
 }
 
 fn window() -> Option<web_sys::Window> {
@@ -245,7 +249,7 @@ impl App {
                 self.text = text;
                 self.error = None;
                 self.stop = stop.min(run.stops.len() - 1);
-                self.selected = record.filter(|r| run.final_report.records.iter().any(|x| &x.id == r));
+                self.selected = record.filter(|r| run.final_report.records.iter().any(|x| *x.id == **r));
                 self.run = Some(run);
                 self.refresh();
                 self.save();
@@ -356,6 +360,7 @@ impl Component for App {
             link: String::new(),
             reader: None,
             announce: String::new(),
+            text_panels: std::cell::RefCell::new(None),
         };
         app.load(state.scenario, state.stop, state.record);
         if app.run.is_none() {
@@ -484,7 +489,7 @@ impl Component for App {
             }
             Msg::SendRecord => {
                 let used: Vec<String> =
-                    self.run.as_ref().map(|r| r.final_report.records.iter().map(|x| x.id.clone()).collect()).unwrap_or_default();
+                    self.run.as_ref().map(|r| r.final_report.records.iter().map(|x| x.id.to_string()).collect()).unwrap_or_default();
                 let id = (1..).map(|i| format!("x{i}")).find(|c| !used.contains(c)).unwrap_or_else(|| "x".into());
                 let r = settings::add_send(&self.text, self.now_ms(), std::slice::from_ref(&id));
                 self.notice = Some(format!("The application sends {id} at t={} ms.", self.now_ms()));
@@ -605,13 +610,14 @@ impl Component for App {
 
     fn view(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
+        let (settings, code) = self.text_panels(ctx);
         html! {
             <div class="app">
                 { self.view_header(ctx) }
                 <main class="cols">
                     <div>
                         { self.view_messages(ctx) }
-                        { self.view_settings(ctx) }
+                        { settings }
                         <section class="panel" aria-labelledby="h-editor">
                             <h2 id="h-editor">{ "Scenario file" }</h2>
                             <textarea class="editor" aria-label="Scenario (TOML)" spellcheck="false" value={self.text.clone()}
@@ -621,7 +627,7 @@ impl Component for App {
                     </div>
                     <div>
                         { self.view_diagram(ctx) }
-                        { self.view_code() }
+                        { code }
                     </div>
                     <div>{ self.view_records(ctx) }</div>
                 </main>
@@ -633,6 +639,15 @@ impl Component for App {
 }
 
 impl App {
+    fn text_panels(&self, ctx: &Context<Self>) -> (Html, Html) {
+        let mut cache = self.text_panels.borrow_mut();
+        if cache.as_ref().map(|(t, _, _)| *t != self.text).unwrap_or(true) {
+            *cache = Some((self.text.clone(), self.view_settings(ctx), self.view_code()));
+        }
+        let (_, settings, code) = cache.as_ref().expect("just filled");
+        (settings.clone(), code.clone())
+    }
+
     fn view_header(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
         let version = settings::get(&self.text, Where::Top, "kafka").unwrap_or_else(|| "4.0".into());
@@ -1137,7 +1152,7 @@ impl App {
         let link = ctx.link();
         let sel = self.selected.clone();
         let finals = &run.final_fates;
-        let rec = sel.as_ref().and_then(|id| report.records.iter().find(|r| &r.id == id));
+        let rec = sel.as_ref().and_then(|id| report.records.iter().find(|r| *r.id == **id));
         let has_consumer = self.sim.as_ref().map(|s| !s.consumers.is_empty()).unwrap_or(false);
         let has_sink = self.sim.as_ref().map(|s| s.groups.iter().any(|g| g.sink != "none")).unwrap_or(false);
         let has_output = self.sim.as_ref().map(|s| s.consumers.iter().any(|c| c.cfg.output_topic.is_some())).unwrap_or(false);
@@ -1169,15 +1184,15 @@ impl App {
                     </tr></thead>
                     <tbody>
                         { for rows.into_iter().map(|r| {
-                            let id = r.id.clone();
-                            let is_sel = sel.as_deref() == Some(r.id.as_str());
-                            let fin = finals.get(r.id.as_str()).map(String::as_str).unwrap_or("pending");
+                            let id = r.id.to_string();
+                            let is_sel = sel.as_deref() == Some(&*r.id);
+                            let fin = finals.get(&*r.id).map(String::as_str).unwrap_or("pending");
                             html! {
                                 <tr class={if is_sel { "sel" } else { "" }} aria-label={format!("Record {}", r.id)}>
-                                    <td><button class="rec" aria-pressed={is_sel.to_string()} onclick={link.callback(move |_| Msg::Select(if is_sel { None } else { Some(id.clone()) }))}>{ r.id.clone() }</button></td>
-                                    <td class={format!("fate fate-{}", r.fate)}>{ format!("{} {}", fate_icon(&r.fate), r.fate) }</td>
+                                    <td><button class="rec" aria-pressed={is_sel.to_string()} onclick={link.callback(move |_| Msg::Select(if is_sel { None } else { Some(id.clone()) }))}>{ r.id.to_string() }</button></td>
+                                    <td class={format!("fate fate-{}", r.fate)}>{ format!("{} {}", fate_icon(r.fate), r.fate) }</td>
                                     <td class={format!("fate fate-{fin}")} aria-label={format!("final fate of {}", r.id)}>{ format!("{} {fin}", fate_icon(fin)) }</td>
-                                    <td>{ r.producer.clone() }</td>
+                                    <td>{ r.producer }</td>
                                     <td>{ r.copies }</td>
                                     if has_consumer { <td>{ r.processed }</td> }
                                     if has_sink { <td>{ r.sink_rows }</td> }
@@ -1217,7 +1232,7 @@ impl App {
     /// that moment.
     fn why_so_far(&self, id: &str, fate_now: Option<&String>) -> Vec<String> {
         let (Some(run), Some(sim)) = (&self.run, &self.sim) else { return Vec::new() };
-        let Some(fin) = run.final_report.records.iter().find(|r| r.id == id) else { return Vec::new() };
+        let Some(fin) = run.final_report.records.iter().find(|r| &*r.id == id) else { return Vec::new() };
         let now = sim.now;
         let mut out: Vec<String> =
             fin.why.iter().filter(|w| w.starts_with('…') || line_time_us(w).map(|t| t <= now).unwrap_or(false)).cloned().collect();

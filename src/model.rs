@@ -72,7 +72,7 @@ impl Run {
                 fault_stops.push(stops.len() - 1);
             }
         }
-        let final_fates = final_report.records.iter().map(|r| (r.id.clone(), r.fate.clone())).collect();
+        let final_fates = final_report.records.iter().map(|r| (r.id.to_string(), r.fate.to_string())).collect();
         Ok(Run { trace, trace_at, stops, fault_stops, final_report, final_fates, total_events: sim.events, checkpoints })
     }
 

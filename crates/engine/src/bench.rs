@@ -110,7 +110,7 @@ target = "b3"
 pub fn fate_counts(r: &Report) -> String {
     let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
     for rec in &r.records {
-        *counts.entry(rec.fate.as_str()).or_default() += 1;
+        *counts.entry(rec.fate).or_default() += 1;
     }
     counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
 }

@@ -208,15 +208,6 @@ impl Log {
         e.txn && e.control.is_none() && self.aborted.iter().any(|&(pid, f, m)| pid == e.pid && f <= offset && offset < m)
     }
 
-    /// The outcome of the transaction a data entry belongs to: the first marker of the same
-    /// producer id after it, below the high watermark (format: "Transaction status of a data
-    /// copy", in the final log, which ends at the high watermark).
-    pub fn txn_outcome(&self, offset: u64) -> Option<Control> {
-        let e = &self.entries[offset as usize];
-        let end = (self.hw as usize).max(offset as usize + 1);
-        self.entries[offset as usize + 1..end].iter().find(|x| x.pid == e.pid && x.control.is_some()).and_then(|x| x.control)
-    }
-
     /// Truncates to `offset`, rounded down to the start of the batch holding it (a segment is
     /// cut at a batch boundary). Returns the offset actually truncated to.
     pub fn truncate_to(&mut self, offset: u64) -> u64 {

@@ -8,16 +8,18 @@ use std::collections::BTreeMap;
 
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct RecordReport {
-    pub id: String,
-    pub topic: String,
+    /// Ids and topic names are shared with the simulation and the words are static, so a
+    /// report of a long run (rebuilt at every moment the lab shows) allocates little.
+    pub id: std::rc::Rc<str>,
+    pub topic: std::rc::Rc<str>,
     pub partition: u32,
-    pub producer: String,
+    pub producer: &'static str,
     pub copies: u32,
-    pub transaction: Option<String>,
+    pub transaction: Option<&'static str>,
     pub processed: u32,
     pub sink_rows: u32,
     pub outputs: u32,
-    pub fate: String,
+    pub fate: &'static str,
     pub why: Vec<String>,
     /// With several consumer groups: each group's own view of the record.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -30,7 +32,7 @@ pub struct GroupFate {
     pub processed: u32,
     pub sink_rows: u32,
     pub outputs: u32,
-    pub fate: String,
+    pub fate: &'static str,
     pub members: BTreeMap<String, u32>,
     #[serde(skip)]
     pub effect: u32,
@@ -95,7 +97,8 @@ impl Report {
         let n = sim.recs.len();
         // Per partition: the final log below its HW, the leader's log above it.
         let mut copies: Dense<u32> = Dense::new(n);
-        let mut offsets: Dense<Vec<u64>> = Dense::new(n);
+        // The highest offset of a copy below the HW: whether any copy is past a committed offset.
+        let mut last_offset: Dense<u64> = Dense::new(n);
         let mut first_offset: Dense<u64> = Dense::new(n);
         let mut above_hw: Dense<bool> = Dense::new(n);
         let mut effective: Dense<u32> = Dense::new(n);
@@ -105,16 +108,32 @@ impl Report {
         let mut txn_status: Dense<(&str, bool)> = Dense::new(n);
         for p in 0..sim.parts.len() {
             let (_, log) = sim.final_log(p);
+            // Each transactional copy's outcome is the first marker of its producer id after
+            // it and below the HW, found in one backward pass.
+            let hw = (log.hw as usize).min(log.entries.len());
+            let mut outcome: Vec<Option<crate::log::Control>> = vec![None; hw];
+            let mut next_marker: BTreeMap<i64, crate::log::Control> = BTreeMap::new();
+            for off in (0..hw).rev() {
+                let e = &log.entries[off];
+                match e.control {
+                    Some(c) => {
+                        next_marker.insert(e.pid, c);
+                    }
+                    None if e.txn => outcome[off] = next_marker.get(&e.pid).copied(),
+                    None => {}
+                }
+            }
             for (off, e) in log.entries.iter().enumerate() {
                 let Some(r) = e.rec else { continue };
                 if (off as u64) < log.hw {
                     *copies.or_default(r) += 1;
-                    offsets.or_default(r).push(off as u64);
+                    let lo = last_offset.or_default(r);
+                    *lo = (*lo).max(off as u64);
                     // Transaction status of the copy: the first marker of its producer id after it.
                     let status = if !e.txn {
                         None
                     } else {
-                        match log.txn_outcome(off as u64) {
+                        match outcome[off] {
                             Some(crate::log::Control::Commit) => Some("committed"),
                             Some(crate::log::Control::Abort) => Some("aborted"),
                             None => Some("open"),
@@ -164,6 +183,9 @@ impl Report {
                 }
             }
         }
+        let topics: Vec<std::rc::Rc<str>> = sc.topics.iter().map(|t| t.name.as_str().into()).collect();
+        // Fate sentences repeat: each distinct one is written once.
+        let mut sentences: BTreeMap<(&str, u32, &str, u8), String> = BTreeMap::new();
         for (i, r) in sim.recs.iter().enumerate() {
             if r.output_of.is_some() {
                 // Read-process-write outputs are counted on their input record.
@@ -173,12 +195,12 @@ impl Report {
             let part = &sim.parts[r.part];
             let pr = &sim.producers[r.producer];
             let c = copies.get(&id).copied().unwrap_or(0);
-            let producer = match &r.status {
-                RecStatus::NotSent => "not-sent".to_string(),
-                RecStatus::InFlight => "in-flight".to_string(),
-                RecStatus::Acked(_) => "acked".to_string(),
-                RecStatus::Failed(e) => e.to_string(),
-                RecStatus::NoAnswer => "no-answer".to_string(),
+            let producer: &'static str = match &r.status {
+                RecStatus::NotSent => "not-sent",
+                RecStatus::InFlight => "in-flight",
+                RecStatus::Acked(_) => "acked",
+                RecStatus::Failed(e) => e,
+                RecStatus::NoAnswer => "no-answer",
             };
             // Before the run ends, a record the application has not sent yet is still to come.
             let still_sending =
@@ -248,7 +270,7 @@ impl Report {
                 } else {
                     g.committed.get(&r.part).copied().unwrap_or(0)
                 };
-                let unread = processed == 0 && offsets.get(&id).map(|v| v.iter().any(|&o| o >= committed_offset)).unwrap_or(false);
+                let unread = processed == 0 && last_offset.get(&id).map(|&o| o >= committed_offset).unwrap_or(false);
                 let fate = fate_for(effect, base_pending || unread || output_pending, processed);
                 let members = sim
                     .consumers
@@ -263,14 +285,14 @@ impl Report {
                 } else {
                     Stage::Processed
                 });
-                per_group.push(GroupFate { group: g.name.clone(), processed, sink_rows, outputs, fate: fate.to_string(), members, effect });
+                per_group.push(GroupFate { group: g.name.clone(), processed, sink_rows, outputs, fate, members, effect });
             }
             let (fate, effect, stage) = match per_group
                 .iter()
                 .enumerate()
                 .min_by_key(|(_, g)| crate::scenario::FATES.iter().position(|f| *f == g.fate).unwrap_or(99))
             {
-                Some((i, g)) => (fate_rank(&g.fate), g.effect, stages[i]),
+                Some((i, g)) => (fate_rank(g.fate), g.effect, stages[i]),
                 None => (fate_for(eff, base_pending, 0), eff, Stage::Log),
             };
             let processed: u32 = per_group.iter().map(|g| g.processed).sum();
@@ -280,18 +302,21 @@ impl Report {
             if r.why_dropped > 0 {
                 why.insert(crate::sim::WHY_MAX / 2, format!("… {} more step(s) …", r.why_dropped));
             }
-            why.push(fate_sentence(fate, effect, &producer, stage));
+            let sentence = sentences
+                .entry((fate, effect.min(2), producer, stage as u8))
+                .or_insert_with(|| fate_sentence(fate, effect, producer, stage));
+            why.push(sentence.clone());
             records.push(RecordReport {
-                id: r.id.to_string(),
-                topic: sc.topics[part.topic].name.clone(),
+                id: r.id.clone(),
+                topic: topics[part.topic].clone(),
                 partition: part.index,
                 producer,
                 copies: c,
-                transaction: txn_status.get(&id).map(|(st, _)| st.to_string()),
+                transaction: txn_status.get(&id).map(|(st, _)| *st),
                 processed,
                 sink_rows,
                 outputs,
-                fate: fate.to_string(),
+                fate,
                 why,
                 consumers: if per_group.len() > 1 { Some(per_group) } else { None },
             });
@@ -376,20 +401,18 @@ impl Report {
         for (i, ex) in sim.sc.expects.iter().enumerate() {
             match ex {
                 Expect::Fate { record, consumer, fate } => {
-                    let rec = self.records.iter().find(|r| &r.id == record);
+                    let rec = self.records.iter().find(|r| *r.id == **record);
                     let got = match (rec, consumer) {
                         (Some(r), Some(cn)) => {
                             // A consumer's fate is its group's.
                             let group = sim.consumers.iter().find(|c| &c.cfg.name == cn).map(|c| sim.groups[c.group].name.clone());
                             match (&r.consumers, group) {
-                                (Some(gs), Some(g)) => {
-                                    gs.iter().find(|x| x.group == g).map(|x| x.fate.as_str()).unwrap_or("(not subscribed)")
-                                }
-                                (None, Some(_)) => r.fate.as_str(),
+                                (Some(gs), Some(g)) => gs.iter().find(|x| x.group == g).map(|x| x.fate).unwrap_or("(not subscribed)"),
+                                (None, Some(_)) => r.fate,
                                 _ => "(no such consumer)",
                             }
                         }
-                        (Some(r), None) => r.fate.as_str(),
+                        (Some(r), None) => r.fate,
                         (None, _) => "(no such record)",
                     };
                     if got != fate {

@@ -148,6 +148,6 @@ fn the_format_example_reports_r1_lost() {
     let text = fs::read_to_string(dir("acks1-leader-dies-after-ack.toml")).unwrap();
     let (_, report) = klab::run(&text, false).unwrap();
     let r1 = &report.records[0];
-    assert_eq!((r1.id.as_str(), r1.fate.as_str(), r1.producer.as_str(), r1.copies), ("r1", "lost", "acked", 0));
+    assert_eq!((&*r1.id, r1.fate, r1.producer, r1.copies), ("r1", "lost", "acked", 0));
     assert!(r1.why.iter().any(|w| w.contains("truncated")), "the why chain names the truncation: {:?}", r1.why);
 }
