@@ -227,6 +227,31 @@ impl Sim {
     /// Appends the coordinator's current metadata of `id` to its `__transaction_state`
     /// partition; `then` runs once the high watermark covers it (acks=all, R-H1). The state in
     /// memory moves on at once; what a successor coordinator finds is what was replicated.
+    /// Appends one entry that is no producer's record (a transaction marker, or a
+    /// `__transaction_state` entry) to leader `b`'s log of `part`; returns its offset.
+    fn leader_append_one(&mut self, b: usize, part: usize, control: Option<Control>, pid: i64, epoch: i16, state_rec: Option<u32>) -> u64 {
+        let now = self.now;
+        let le = self.brokers[b].leading[&part].epoch;
+        let bid = self.id();
+        let log = self.brokers[b].logs.get_mut(&part).expect("leader log");
+        let off = log.leo();
+        log.append(&[Entry {
+            rec: None,
+            control,
+            pid,
+            epoch,
+            base_seq: -1,
+            last_seq: -1,
+            batch_base: 0,
+            leader_epoch: le,
+            txn: control.is_some(),
+            append_time: now,
+            batch_id: bid,
+            state_rec,
+        }]);
+        off
+    }
+
     pub(crate) fn txn_write(&mut self, id: &str, then: AfterWrite) {
         let (Some(part), Some(b)) = (self.txn_log_part(id), self.coordinator_of(id)) else {
             self.txn_write_failed(then, "NotCoordinatorException");
@@ -236,25 +261,7 @@ impl Sim {
         let (state, pid, epoch) = (meta.state, meta.pid, meta.epoch);
         let idx = self.txn_log_recs.len() as u32;
         self.txn_log_recs.push(std::rc::Rc::new((id.to_string(), meta.clone())));
-        let now = self.now;
-        let le = self.brokers[b].leading[&part].epoch;
-        let bid = self.id();
-        let log = self.brokers[b].logs.get_mut(&part).expect("leader log");
-        let off = log.leo();
-        log.append(&[Entry {
-            rec: None,
-            control: None,
-            pid: -1,
-            epoch: -1,
-            base_seq: -1,
-            last_seq: -1,
-            batch_base: 0,
-            leader_epoch: le,
-            txn: false,
-            append_time: now,
-            batch_id: bid,
-            state_rec: Some(idx),
-        }]);
+        let off = self.leader_append_one(b, part, None, -1, -1, Some(idx));
         tr!(
             self,
             "{} (transaction coordinator) writes {id} {} (pid {pid} epoch {epoch}) to {} at offset {off}",
@@ -931,26 +938,7 @@ impl Sim {
         } else if stale {
             Err(KErr::InvalidProducerEpoch)
         } else {
-            let now = self.now;
-            let le = self.brokers[b].leading[&part].epoch;
-            let bid = self.id();
-            let log = self.brokers[b].logs.get_mut(&part).expect("leader log");
-            let off = log.leo();
-            log.append(&[Entry {
-                rec: None,
-                control: Some(if commit { Control::Commit } else { Control::Abort }),
-                pid,
-                epoch,
-                base_seq: -1,
-                last_seq: -1,
-                batch_base: 0,
-                leader_epoch: le,
-                txn: true,
-                append_time: now,
-                batch_id: bid,
-                state_rec: None,
-            }]);
-            Ok(off)
+            Ok(self.leader_append_one(b, part, Some(if commit { Control::Commit } else { Control::Abort }), pid, epoch, None))
         };
         let kind = if commit { "COMMIT" } else { "ABORT" };
         match res {
