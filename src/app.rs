@@ -80,6 +80,10 @@ pub const LESSONS: &[Lesson] = &[
         title: "Transaction: the coordinator dies after PrepareCommit",
         text: include_str!("../scenarios/txn-coordinator-failover.toml"),
     },
+    Lesson {
+        title: "Transaction: PrepareCommit dies with its coordinator",
+        text: include_str!("../scenarios/txn-coordinator-dies-before-prepare-commit-replicates.toml"),
+    },
     Lesson { title: "2.8: a late write hangs the LSO", text: include_str!("../scenarios/txn-hanging-2.8.toml") },
     Lesson { title: "4.0: the late write is refused", text: include_str!("../scenarios/txn-hanging-prevented-4.0.toml") },
     Lesson { title: "3.6: a late marker commits the next transaction", text: include_str!("../scenarios/txn-late-marker-3.6.toml") },
@@ -209,6 +213,18 @@ fn fate_icon(f: &str) -> &'static str {
         "aborted" => "⌀",
         "aborted-read" => "⚠",
         _ => "?",
+    }
+}
+
+/// A transaction state short enough for an offset cell (its full name is in the cell's title).
+fn short_state(state: &str) -> &str {
+    match state {
+        "Ongoing" => "Ongoing",
+        "PrepareCommit" => "Prep.C",
+        "PrepareAbort" => "Prep.A",
+        "CompleteCommit" => "Done.C",
+        "CompleteAbort" => "Done.A",
+        other => other,
     }
 }
 
@@ -819,6 +835,10 @@ impl App {
                 }
 
                 { for report.partitions.iter().map(|p| self.view_partition(p, sim, fates)) }
+                if !sim.txn_ids.is_empty() {
+                    <h3 class="sub">{ "__transaction_state: each coordinator state change is a write that must replicate" }</h3>
+                    { for klab::report::transaction_log_partitions(sim).iter().map(|p| self.view_partition(p, sim, fates)) }
+                }
             </section>
         }
     }
@@ -1028,18 +1048,23 @@ impl App {
                                                                 { for r.log.iter().enumerate().skip(first).map(|(off, id)| {
                                     let id: &str = id;
                                     let x = left + cell * (off - first) as f64;
-                                    let marker = id == "COMMIT" || id == "ABORT";
+                                    // A `__transaction_state` entry ("<id> <state> epoch <e>") is drawn as its state.
+                                    let label = match id.split(' ').nth(1) {
+                                        Some(state) => short_state(state),
+                                        None => id,
+                                    };
+                                    let marker = id == "COMMIT" || id == "ABORT" || label != id;
                                     let fate = if id == "COMMIT" { "committed" } else if id == "ABORT" { "lost" } else { fates.get(id).map(String::as_str).unwrap_or("pending") };
                                     let committed = (off as u64) < r.high_watermark;
                                     let sel = self.selected.as_deref() == Some(id);
                                     html! {
                                         <g>
-                                            <title>{ format!("offset {off}: {id} ({}; final fate {fate})", if committed { "below the high watermark" } else { "above the high watermark: not yet committed" }) }</title>
+                                            <title>{ format!("offset {off}: {id} ({}{})", if committed { "below the high watermark" } else { "above the high watermark: not yet committed" }, if label != id { String::new() } else { format!("; final fate {fate}") }) }</title>
                                             <rect class="cell" x={x.to_string()} y={(y + 2.0).to_string()} width={(cell - 2.0).to_string()} height="24" rx="3"
                                                 fill={fate_colour(fate)} fill-opacity={if committed { "0.35" } else { "0.12" }}
                                                 stroke={if sel { "#000" } else { "#888" }} stroke-width={if sel { "3" } else { "1" }}
                                                 stroke-dasharray={if committed { "" } else { "3 2" }} />
-                                            <text x={(x + 4.0).to_string()} y={(y + 19.0).to_string()} font-size={if marker { "8" } else { "12" }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ id.to_string() }</text>
+                                            <text x={(x + 4.0).to_string()} y={(y + 19.0).to_string()} font-size={if marker { "8" } else { "12" }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ label.to_string() }</text>
                                         </g>
                                     }
                                 }) }

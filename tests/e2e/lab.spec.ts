@@ -222,3 +222,15 @@ test('messages in flight are drawn on their way between the nodes', async ({ pag
   await expect(drawing.locator('circle')).toHaveCount(n);
   await expect(drawing.locator('circle title').filter({ hasText: 'COMMIT marker' })).toHaveCount(2);
 });
+
+test('the coordinator log shows a PrepareCommit lost with its broker, and the commit written again by the next coordinator', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Transaction: PrepareCommit dies with its coordinator');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(nowFate(page, 't1')).toContainText('committed');
+  const txlog = page.getByRole('figure', { name: 'Partition __transaction_state/43' });
+  // b2 died holding PrepareCommit at offset 2 (never replicated); b3 leads and wrote its own.
+  await expect(txlog.getByRole('img')).toHaveAccessibleName('__transaction_state/43 — leader b3 (epoch 1), ISR [b3, b1]');
+  await expect(txlog.locator('title').filter({ hasText: 'offset 2: payer-1 PrepareCommit epoch 1' })).toHaveCount(3);
+  await expect(txlog.locator('title').filter({ hasText: 'offset 3: payer-1 CompleteCommit epoch 1' })).toHaveCount(2);
+});

@@ -321,49 +321,8 @@ impl Report {
                 consumers: if per_group.len() > 1 { Some(per_group) } else { None },
             });
         }
-        let commit: std::rc::Rc<str> = marker_name(crate::log::Control::Commit).into();
-        let abort: std::rc::Rc<str> = marker_name(crate::log::Control::Abort).into();
         // `__transaction_state` is internal: the report lists the scenario's topics only.
-        let partitions = (0..sim.parts.len())
-            .filter(|&p| sim.parts[p].internal.is_none())
-            .map(|p| {
-                let info = &sim.parts[p];
-                let st = &sim.ctrl.parts[p];
-                PartitionReport {
-                    topic: sc.topics[info.topic].name.clone(),
-                    partition: info.index,
-                    leader: st.leader.map(Sim::bname),
-                    leader_epoch: st.epoch,
-                    isr: st.isr.iter().map(|&b| Sim::bname(b)).collect(),
-                    replicas: info
-                        .replicas
-                        .iter()
-                        .map(|&b| {
-                            let br = &sim.brokers[b];
-                            let log = &br.logs[&p];
-                            ReplicaReport {
-                                broker: Sim::bname(b),
-                                alive: br.alive,
-                                leader_epoch: br.meta[p].as_ref().map(|m| m.epoch).or(log.latest_epoch()).unwrap_or(0),
-                                log: log
-                                    .entries
-                                    .iter()
-                                    .map(|e| match (e.rec, e.control) {
-                                        (Some(r), _) => sim.recs[r as usize].id.clone(),
-                                        (None, Some(crate::log::Control::Commit)) => commit.clone(),
-                                        (None, Some(crate::log::Control::Abort)) => abort.clone(),
-                                        (None, None) => std::rc::Rc::from("?"),
-                                    })
-                                    .collect(),
-                                log_end_offset: log.leo(),
-                                high_watermark: log.hw,
-                                last_stable_offset: log.lso(),
-                            }
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
+        let partitions = (0..sim.parts.len()).filter(|&p| sim.parts[p].internal.is_none()).map(|p| partition_report(sim, p)).collect();
         let errors = sim
             .errors
             .iter()
@@ -486,6 +445,62 @@ impl Report {
         }
         failed
     }
+}
+
+/// A partition's replicas as the report shows them; a `__transaction_state` entry is written
+/// as "<transactional.id> <state> epoch <e>".
+fn partition_report(sim: &Sim, p: usize) -> PartitionReport {
+    let info = &sim.parts[p];
+    let st = &sim.ctrl.parts[p];
+    let commit: std::rc::Rc<str> = marker_name(crate::log::Control::Commit).into();
+    let abort: std::rc::Rc<str> = marker_name(crate::log::Control::Abort).into();
+    let (topic, partition) = match info.internal {
+        Some(tp) => ("__transaction_state".to_string(), tp),
+        None => (sim.sc.topics[info.topic].name.clone(), info.index),
+    };
+    PartitionReport {
+        topic,
+        partition,
+        leader: st.leader.map(Sim::bname),
+        leader_epoch: st.epoch,
+        isr: st.isr.iter().map(|&b| Sim::bname(b)).collect(),
+        replicas: info
+            .replicas
+            .iter()
+            .map(|&b| {
+                let br = &sim.brokers[b];
+                let log = &br.logs[&p];
+                ReplicaReport {
+                    broker: Sim::bname(b),
+                    alive: br.alive,
+                    leader_epoch: br.meta[p].as_ref().map(|m| m.epoch).or(log.latest_epoch()).unwrap_or(0),
+                    log: log
+                        .entries
+                        .iter()
+                        .map(|e| match (e.rec, e.control, e.state_rec) {
+                            (Some(r), _, _) => sim.recs[r as usize].id.clone(),
+                            (None, Some(crate::log::Control::Commit), _) => commit.clone(),
+                            (None, Some(crate::log::Control::Abort), _) => abort.clone(),
+                            (None, None, Some(i)) => {
+                                let (id, m) = &*sim.txn_log_recs[i as usize];
+                                format!("{id} {} epoch {}", m.state.name(), m.epoch).into()
+                            }
+                            (None, None, None) => std::rc::Rc::from("?"),
+                        })
+                        .collect(),
+                    log_end_offset: log.leo(),
+                    high_watermark: log.hw,
+                    last_stable_offset: log.lso(),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The `__transaction_state` partitions in use, for a UI that shows the coordinators' logs
+/// (the run report leaves them out).
+pub fn transaction_log_partitions(sim: &Sim) -> Vec<PartitionReport> {
+    (0..sim.parts.len()).filter(|&p| sim.parts[p].internal.is_some()).map(|p| partition_report(sim, p)).collect()
 }
 
 /// The last line of every why-chain: the fate, in a sentence a learner can read.
