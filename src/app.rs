@@ -900,50 +900,80 @@ impl App {
         }
     }
 
-    /// Every node of the system in a row, and each message in flight as a dot on its way from
-    /// its sender to its receiver, placed by the simulated time (requests arc above the row,
-    /// answers below it). It is the engine's state at this moment, drawn: playing moves the dots.
+    /// The system as a map: producers on the left, brokers in the middle, the controller and
+    /// coordinators beside them, consumers on the right. Each message in flight is a dot on
+    /// the line from its sender to its receiver, placed by the simulated time (requests on one
+    /// side of the line, answers on the other). It is the engine's state at this moment,
+    /// drawn: playing moves the dots.
     fn view_network(&self, sim: &Sim, wire: &[klab::sim::WireView]) -> Html {
-        let mut nodes: Vec<String> = sim.producers.iter().map(|p| p.cfg.name.clone()).collect();
-        nodes.extend((0..sim.brokers.len()).map(Sim::bname));
-        nodes.push("controller".into());
+        // (name, column, row within the column)
+        let mut nodes: Vec<(String, usize, usize)> = Vec::new();
+        for (i, p) in sim.producers.iter().enumerate() {
+            nodes.push((p.cfg.name.clone(), 0, i));
+        }
+        for b in 0..sim.brokers.len() {
+            nodes.push((Sim::bname(b), 1, b));
+        }
+        let mut side = vec!["controller".to_string()];
         if !sim.txn_ids.is_empty() || sim.producers.iter().any(|p| p.cfg.transactional_id.is_some()) {
-            nodes.push("transaction coordinator".into());
+            side.push("transaction coordinator".into());
         }
         if !sim.consumers.is_empty() {
-            nodes.push("group coordinator".into());
-            nodes.extend(sim.consumers.iter().map(|c| c.cfg.name.clone()));
+            side.push("group coordinator".into());
         }
-        let (w, mid) = (760.0, 70.0);
-        let step = w / nodes.len().max(1) as f64;
-        let x_of = |name: &str| nodes.iter().position(|n| n == name).map(|i| step * (i as f64 + 0.5));
+        for (i, n) in side.into_iter().enumerate() {
+            nodes.push((n, 2, i));
+        }
+        for (i, c) in sim.consumers.iter().enumerate() {
+            nodes.push((c.cfg.name.clone(), 3, i));
+        }
+        let rows = nodes.iter().map(|n| n.2 + 1).max().unwrap_or(1);
+        let (w, row_h, top) = (760.0, 46.0, 24.0);
+        let h = top * 2.0 + row_h * (rows as f64 - 1.0);
+        let cols = [70.0, 300.0, 520.0, 690.0];
+        let pos = |name: &str| {
+            let (_, c, r) = nodes.iter().find(|n| n.0 == name)?;
+            let in_col = nodes.iter().filter(|n| n.1 == *c).count() as f64;
+            // A column with fewer nodes is centred against the tallest one.
+            let y = top + row_h * (*r as f64 + (rows as f64 - in_col) / 2.0);
+            Some((cols[*c], y))
+        };
         let short = |n: &str| match n {
-            "transaction coordinator" => "txn coord".to_string(),
-            "group coordinator" => "group coord".to_string(),
-            o if o.chars().count() > 12 => format!("{}…", o.chars().take(11).collect::<String>()),
+            "transaction coordinator" => "txn coordinator".to_string(),
+            "group coordinator" => "group coordinator".to_string(),
+            o if o.chars().count() > 14 => format!("{}…", o.chars().take(13).collect::<String>()),
             o => o.to_string(),
         };
+        let links: std::collections::BTreeSet<(String, String)> =
+            wire.iter().map(|m| if m.from < m.to { (m.from.clone(), m.to.clone()) } else { (m.to.clone(), m.from.clone()) }).collect();
         let now = sim.now;
         html! {
-            <svg class="network" viewBox={format!("0 0 {w} 140")} role="img"
+            <svg class="network" viewBox={format!("0 0 {w} {h}")} role="img"
                 aria-label={format!("Messages in flight between the nodes: {}", wire.len())}>
-                { for nodes.iter().enumerate().map(|(i, n)| {
-                    let x = step * (i as f64 + 0.5);
+                { for links.iter().filter_map(|(a, b)| {
+                    let ((x0, y0), (x1, y1)) = (pos(a)?, pos(b)?);
+                    Some(html! { <line x1={x0.to_string()} y1={y0.to_string()} x2={x1.to_string()} y2={y1.to_string()} stroke="#c8cdd2" stroke-width="1.5" /> })
+                }) }
+                { for nodes.iter().filter_map(|(n, _, _)| {
+                    let (x, y) = pos(n)?;
                     let down = n.starts_with('b') && n[1..].parse::<usize>().ok().map(|b| !sim.brokers[b - 1].alive).unwrap_or(false);
-                    html! { <g>
-                        <rect x={(x - step / 2.0 + 3.0).to_string()} y={(mid - 12.0).to_string()} width={(step - 6.0).to_string()} height="24" rx="4"
+                    Some(html! { <g>
+                        <rect x={(x - 60.0).to_string()} y={(y - 12.0).to_string()} width="120" height="24" rx="4"
                             fill={if down { "#eee" } else { "#f4f8fb" }} stroke={if down { "#bbb" } else { "#678" }} stroke-dasharray={if down { "3 2" } else { "" }} />
-                        <text x={x.to_string()} y={(mid + 4.0).to_string()} font-size="11" text-anchor="middle">{ short(n) }</text>
-                    </g> }
+                        <text x={x.to_string()} y={(y + 4.0).to_string()} font-size="11" text-anchor="middle">{ format!("{}{}", short(n), if down { " (down)" } else { "" }) }</text>
+                    </g> })
                 }) }
                 { for wire.iter().filter_map(|m| {
-                    let (x0, x1) = (x_of(&m.from)?, x_of(&m.to)?);
+                    let ((x0, y0), (x1, y1)) = (pos(&m.from)?, pos(&m.to)?);
                     let span = m.arrives_us.saturating_sub(m.sent_us).max(1) as f64;
                     let t = (now.saturating_sub(m.sent_us) as f64 / span).clamp(0.0, 1.0);
-                                        let answer = m.what.contains("response");
-                    let lift = if answer { 1.0 } else { -1.0 } * (22.0 + (x1 - x0).abs().min(200.0) * 0.12);
-                    let x = x0 + (x1 - x0) * t;
-                    let y = mid + lift * (std::f64::consts::PI * t).sin() + lift.signum() * 14.0;
+                    let answer = m.what.contains("response");
+                    // Off the line by a few pixels, on the left of the direction of travel, so
+                    // that a request and its answer on one link do not hide each other.
+                    let (dx, dy) = (x1 - x0, y1 - y0);
+                    let len = (dx * dx + dy * dy).sqrt().max(1.0);
+                    let (nx, ny) = (-dy / len * 5.0, dx / len * 5.0);
+                    let (x, y) = (x0 + dx * t + nx, y0 + dy * t + ny);
                     let colour = if m.what.contains("marker") || m.what.contains("Marker") {
                         "#CC79A7"
                     } else if m.what.starts_with("produce") {
@@ -953,7 +983,7 @@ impl App {
                     } else {
                         "#E69F00"
                     };
-                    Some(html! { <circle cx={x.to_string()} cy={y.to_string()} r="5" fill={colour} stroke="#333" stroke-width="0.5">
+                    Some(html! { <circle cx={format!("{x:.1}")} cy={format!("{y:.1}")} r="5" fill={colour} stroke="#333" stroke-width="0.5">
                         <title>{ format!("{} → {}: {}", m.from, m.to, m.what) }</title>
                     </circle> })
                 }) }
