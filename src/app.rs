@@ -106,13 +106,19 @@ pub const LESSONS: &[Lesson] = &[
 ];
 
 pub enum Msg {
-    Load { text: String, stop: usize, record: Option<String> },
+    Load {
+        text: String,
+        stop: usize,
+        record: Option<String>,
+    },
     EditText(String),
     RunEditor,
     Lesson(usize),
     Set(Where, &'static str, Option<String>),
     Step(i32),
     Seek(usize),
+    /// The event log was opened or closed.
+    LogOpen(bool),
     TogglePlay,
     Tick,
     Speed(u32),
@@ -160,6 +166,7 @@ pub struct App {
     /// on every redraw cost more than the rest of the page while scrubbing, so both panels are
     /// kept, with the text they were drawn for.
     text_panels: std::cell::RefCell<Option<(String, Html, Html)>>,
+    log_open: bool,
 }
 
 fn window() -> Option<web_sys::Window> {
@@ -267,6 +274,8 @@ impl App {
                 self.stop = stop.min(run.stops.len() - 1);
                 self.selected = record.filter(|r| run.final_report.records.iter().any(|x| *x.id == **r));
                 self.run = Some(run);
+                // The moment shown so far belongs to the old run: never step it forward.
+                self.sim = None;
                 self.refresh();
                 self.save();
                 true
@@ -285,8 +294,8 @@ impl App {
     fn refresh(&mut self) {
         let Some(run) = &self.run else { return };
         let stop = run.stops[self.stop];
-        let sim = run.at(stop.events);
-        let report = Report::build(&sim);
+        let sim = run.advance(self.sim.take(), stop.events);
+        let report = Report::build_with(&sim, Some(self.selected.as_deref()));
         if let Some(old) = &self.report {
             let changed: Vec<String> = report
                 .records
@@ -377,6 +386,7 @@ impl Component for App {
             reader: None,
             announce: String::new(),
             text_panels: std::cell::RefCell::new(None),
+            log_open: false,
         };
         app.load(state.scenario, state.stop, state.record);
         if app.run.is_none() {
@@ -459,8 +469,15 @@ impl Component for App {
                 }
                 true
             }
+            Msg::LogOpen(open) => {
+                let changed = self.log_open != open;
+                self.log_open = open;
+                changed
+            }
             Msg::Select(r) => {
                 self.selected = r;
+                // The moment's report carries the selected record's why-chain only.
+                self.refresh();
                 self.save();
                 true
             }
@@ -1314,7 +1331,9 @@ impl App {
         } else {
             (0, run.trace.len())
         };
-        let lines: Vec<Html> = run.trace[from..to]
+        // A closed event log draws no lines: they would be rebuilt and diffed at every moment.
+        let shown = if self.log_open { &run.trace[from..to] } else { &run.trace[..0] };
+        let lines: Vec<Html> = shown
             .iter()
             .enumerate()
             .map(|(i, l)| (i + from, l))
@@ -1358,7 +1377,8 @@ impl App {
                     <span aria-label="Current time">{ format!("t = {} ms · step {} of {}", klab::sim::fmt_time(stop.time_us), self.stop, max) }</span>
                 </div>
                 <svg height="10" width="100%" aria-hidden="true">{ for marks }</svg>
-                <details>
+                <details open={self.log_open}
+                    ontoggle={link.callback(|e: Event| Msg::LogOpen(e.target_unchecked_into::<web_sys::HtmlDetailsElement>().open()))}>
                     <summary>{ format!("Event log ({} lines)", run.trace.len()) }</summary>
                     <input type="search" placeholder="filter: a record, a broker, a word" aria-label="Filter the event log" value={self.filter.clone()}
                         oninput={link.callback(|e: InputEvent| Msg::Filter(e.target_unchecked_into::<HtmlInputElement>().value()))} />

@@ -76,6 +76,29 @@ impl Run {
         Ok(Run { trace, trace_at, stops, fault_stops, final_report, final_fates, total_events: sim.events, checkpoints })
     }
 
+    /// The simulation after `events` events: `prev` stepped forward when it is a little before
+    /// that moment (playing, stepping, a short scrub), else a replay from the nearest
+    /// checkpoint. `prev` must come from this run.
+    pub fn advance(&self, prev: Option<Sim>, events: u64) -> Sim {
+        let events = events.min(self.total_events);
+        match prev {
+            Some(mut sim) if sim.events <= events && events - sim.events <= 2 * CHECKPOINT_EVERY => {
+                while sim.events < events {
+                    match sim.step() {
+                        Ok(true) => {}
+                        _ => break,
+                    }
+                }
+                sim
+            }
+            other => {
+                // Freed first: two copies of a long run at once would grow the wasm memory.
+                drop(other);
+                self.at(events)
+            }
+        }
+    }
+
     /// The simulation after `events` events (replayed from the nearest checkpoint).
     pub fn at(&self, events: u64) -> Sim {
         let events = events.min(self.total_events);

@@ -93,6 +93,13 @@ pub struct Report {
 
 impl Report {
     pub fn build(sim: &Sim) -> Report {
+        Report::build_with(sim, None)
+    }
+
+    /// The report with only one record's why-chain (and none with `Some(None)`): a lab that
+    /// rebuilds the report at every moment it shows needs the chain of the record selected,
+    /// and every other chain is work thrown away.
+    pub fn build_with(sim: &Sim, why_only: Option<Option<&str>>) -> Report {
         let sc = &sim.sc;
         let n = sim.recs.len();
         // Per partition: the final log below its HW, the leader's log above it.
@@ -298,14 +305,18 @@ impl Report {
             let processed: u32 = per_group.iter().map(|g| g.processed).sum();
             let sink_rows: u32 = per_group.iter().map(|g| g.sink_rows).sum();
             let outputs: u32 = per_group.iter().map(|g| g.outputs).sum();
-            let mut why = r.why.clone();
-            if r.why_dropped > 0 {
-                why.insert(crate::sim::WHY_MAX / 2, format!("… {} more step(s) …", r.why_dropped));
+            let wanted = why_only.map(|only| only == Some(&*r.id)).unwrap_or(true);
+            let mut why = Vec::new();
+            if wanted {
+                why = r.why.clone();
+                if r.why_dropped > 0 {
+                    why.insert(crate::sim::WHY_MAX / 2, format!("… {} more step(s) …", r.why_dropped));
+                }
+                let sentence = sentences
+                    .entry((fate, effect.min(2), producer, stage as u8))
+                    .or_insert_with(|| fate_sentence(fate, effect, producer, stage));
+                why.push(sentence.clone());
             }
-            let sentence = sentences
-                .entry((fate, effect.min(2), producer, stage as u8))
-                .or_insert_with(|| fate_sentence(fate, effect, producer, stage));
-            why.push(sentence.clone());
             records.push(RecordReport {
                 id: r.id.clone(),
                 topic: topics[part.topic].clone(),
