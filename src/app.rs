@@ -128,7 +128,11 @@ pub enum Msg {
     Producer(&'static str),
     Consumer(&'static str, String),
     DropMessage(&'static str, String),
-    SendRecord,
+    /// The application sends `n` new records now, in a transaction that it commits or aborts.
+    Send(usize, Option<&'static str>),
+    /// The fault preset chosen for the selected record, and arming it.
+    ArmChoice(usize),
+    Arm(String),
     CopyLink,
     ExportToml,
     ExportReport,
@@ -167,7 +171,46 @@ pub struct App {
     /// kept, with the text they were drawn for.
     text_panels: std::cell::RefCell<Option<(String, Html, Html)>>,
     log_open: bool,
+    /// Which of `ARMS` the "arm a fault" menu shows.
+    arm_choice: usize,
 }
+
+/// A fault the learner can arm on the selected record: a hook of the scenario format and the
+/// action it fires, in words.
+struct ArmPreset {
+    label: &'static str,
+    hook: &'static str,
+    action: &'static str,
+    target: Option<&'static str>,
+}
+
+const ARMS: &[ArmPreset] = &[
+    ArmPreset { label: "lose the ack of {} (drop its produce response)", hook: "request", action: "drop-response", target: None },
+    ArmPreset { label: "lose the produce request of {}", hook: "request", action: "drop-request", target: None },
+    ArmPreset { label: "kill the leader right after it acks {}", hook: "ack", action: "kill-broker", target: Some("leader") },
+    ArmPreset { label: "kill the leader as soon as it appends {}", hook: "leader-append", action: "kill-broker", target: Some("leader") },
+    ArmPreset { label: "crash the producer right after send({})", hook: "send", action: "crash-producer", target: None },
+    ArmPreset {
+        label: "crash the producer when it commits the transaction of {}",
+        hook: "commit-transaction",
+        action: "crash-producer",
+        target: None,
+    },
+    ArmPreset {
+        label: "kill the transaction coordinator after PrepareCommit of {}",
+        hook: "prepare-commit",
+        action: "kill-broker",
+        target: Some("coordinator"),
+    },
+    ArmPreset { label: "crash the consumer right after poll() returns {}", hook: "poll", action: "crash-consumer", target: None },
+    ArmPreset { label: "crash the consumer right after it processes {}", hook: "process", action: "crash-consumer", target: None },
+    ArmPreset {
+        label: "crash the consumer right after its offset commit past {}",
+        hook: "offset-commit",
+        action: "crash-consumer",
+        target: None,
+    },
+];
 
 fn window() -> Option<web_sys::Window> {
     web_sys::window()
@@ -387,6 +430,7 @@ impl Component for App {
             announce: String::new(),
             text_panels: std::cell::RefCell::new(None),
             log_open: false,
+            arm_choice: 0,
         };
         app.load(state.scenario, state.stop, state.record);
         if app.run.is_none() {
@@ -506,7 +550,7 @@ impl Component for App {
             }
             Msg::DropMessage(hook, record) => {
                 let action = if hook == "request" { "drop-request" } else { "drop-response" };
-                let r = settings::add_hook_fault(&self.text, hook, &record, action);
+                let r = settings::add_hook_fault(&self.text, hook, &record, action, None);
                 self.notice = Some(format!(
                     "Added a fault: on the {hook} of {record}, {action}. The run was replayed; what follows is a new future."
                 ));
@@ -520,12 +564,32 @@ impl Component for App {
                 ));
                 self.edit(r)
             }
-            Msg::SendRecord => {
-                let used: Vec<String> =
+            Msg::Send(n, transaction) => {
+                let used: std::collections::BTreeSet<String> =
                     self.run.as_ref().map(|r| r.final_report.records.iter().map(|x| x.id.to_string()).collect()).unwrap_or_default();
-                let id = (1..).map(|i| format!("x{i}")).find(|c| !used.contains(c)).unwrap_or_else(|| "x".into());
-                let r = settings::add_send(&self.text, self.now_ms(), std::slice::from_ref(&id));
-                self.notice = Some(format!("The application sends {id} at t={} ms.", self.now_ms()));
+                let ids: Vec<String> = (1..).map(|i| format!("x{i}")).filter(|c| !used.contains(c)).take(n).collect();
+                let r = settings::add_send(&self.text, self.now_ms(), &ids, transaction);
+                let what = match transaction {
+                    Some("commit") => " in a transaction it then commits",
+                    Some(_) => " in a transaction it then aborts",
+                    None => "",
+                };
+                self.notice = Some(format!("The application sends {}{what} at t={} ms.", ids.join(", "), self.now_ms()));
+                self.edit(r)
+            }
+            Msg::ArmChoice(i) => {
+                self.arm_choice = i.min(ARMS.len() - 1);
+                false
+            }
+            Msg::Arm(record) => {
+                let arm = &ARMS[self.arm_choice];
+                let r = settings::add_hook_fault(&self.text, arm.hook, &record, arm.action, arm.target);
+                self.notice = Some(format!(
+                    "Armed: {} (on = \"{}\", record = \"{record}\", do = \"{}\"). The run was replayed; what follows is a new future.",
+                    arm.label.replace("{}", &record),
+                    arm.hook,
+                    arm.action
+                ));
                 self.edit(r)
             }
             Msg::CopyLink => {
@@ -809,7 +873,12 @@ impl App {
                 <h2 id="h-cluster">{ "Cluster" }</h2>
                 { for sim.producer_views().iter().map(|p| self.view_producer(ctx, p)) }
                 <div class="node-menu" role="group" aria-label="Application">
-                    <button onclick={link.callback(|_| Msg::SendRecord)}>{ "Send a record now" }</button>
+                    <button onclick={link.callback(|_| Msg::Send(1, None))}>{ "Send a record now" }</button>
+                    <button onclick={link.callback(|_| Msg::Send(10, None))}>{ "Send 10 records" }</button>
+                    if sim.producers.first().map(|p| p.cfg.transactional_id.is_some()).unwrap_or(false) {
+                        <button onclick={link.callback(|_| Msg::Send(3, Some("commit")))}>{ "Send 3 records in a transaction, then commit it" }</button>
+                        <button onclick={link.callback(|_| Msg::Send(3, Some("abort")))}>{ "Send 3 records in a transaction, then abort it" }</button>
+                    }
                 </div>
                 { for (0..sim.brokers.len()).map(|b| {
                     let br = &sim.brokers[b];
@@ -1281,6 +1350,7 @@ impl App {
             if let Some(r) = rec {
                 <section class="panel" aria-labelledby="h-why">
                     <h2 id="h-why">{ format!("Why {} is {} (so far)", r.id, r.fate) }</h2>
+                    { self.view_arm(ctx, &r.id) }
                     <ol class="why" aria-label="Why chain">
                         { for self.why_so_far(&r.id, r.why.last()).iter().map(|w| {
                             let t = line_time_us(w);
@@ -1297,6 +1367,24 @@ impl App {
                 </section>
             }
             </>
+        }
+    }
+
+    /// Arm a fault on a hook of the selected record ("crash the consumer right after it
+    /// processes it", "lose its ack", ...): a fault added to the scenario, replayed from the start.
+    fn view_arm(&self, ctx: &Context<Self>, id: &str) -> Html {
+        let link = ctx.link();
+        let rec = id.to_string();
+        html! {
+            <div class="node-menu" role="group" aria-label={format!("Arm a fault on {id}")}>
+                <select aria-label={format!("Fault to arm on {id}")}
+                    onchange={link.callback(|e: Event| Msg::ArmChoice(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(0)))}>
+                    { for ARMS.iter().enumerate().map(|(i, a)| html! {
+                        <option value={i.to_string()} selected={i == self.arm_choice}>{ a.label.replace("{}", id) }</option>
+                    }) }
+                </select>
+                <button onclick={link.callback(move |_| Msg::Arm(rec.clone()))}>{ "Arm" }</button>
+            </div>
         }
     }
 

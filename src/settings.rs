@@ -130,10 +130,13 @@ pub fn add_fault(text: &str, at_ms: u64, action: &str, target: Option<&str>, ext
 }
 
 /// Appends a [[send]] table of new records at `at_ms`.
-pub fn add_send(text: &str, at_ms: u64, ids: &[String]) -> Result<String, String> {
+pub fn add_send(text: &str, at_ms: u64, ids: &[String], transaction: Option<&str>) -> Result<String, String> {
     let doc = parse_doc(text)?;
     let mut t = Table::new();
     t.insert("at_ms", value(at_ms as i64));
+    if let Some(tx) = transaction {
+        t.insert("transaction", value(tx));
+    }
     let mut arr = Array::new();
     for id in ids {
         arr.push(id.as_str());
@@ -159,12 +162,16 @@ mod tests {
     }
 }
 
-/// Appends a wire fault on a hook: dropping the message a record's hook event sends.
-pub fn add_hook_fault(text: &str, hook: &str, record: &str, action: &str) -> Result<String, String> {
+/// Appends a fault on a hook of one record (a wire fault drops the message the hook's event
+/// sends).
+pub fn add_hook_fault(text: &str, hook: &str, record: &str, action: &str, target: Option<&str>) -> Result<String, String> {
     let doc = parse_doc(text)?;
     let mut t = Table::new();
     t.insert("on", value(hook));
     t.insert("record", value(record));
     t.insert("do", value(action));
+    if let Some(target) = target {
+        t.insert("target", value(target));
+    }
     push_table(doc, "fault", t)
 }

@@ -234,3 +234,28 @@ test('the coordinator log shows a PrepareCommit lost with its broker, and the co
   await expect(txlog.locator('title').filter({ hasText: 'offset 2: payer-1 PrepareCommit epoch 1' })).toHaveCount(3);
   await expect(txlog.locator('title').filter({ hasText: 'offset 3: payer-1 CompleteCommit epoch 1' })).toHaveCount(2);
 });
+
+test('the application sends a transaction it aborts: its records end aborted for the read_committed consumer', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Transaction: committed across two topics');
+  // After the lesson's own transaction: a producer runs one transaction at a time.
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await page.getByRole('button', { name: 'Send 3 records in a transaction, then abort it' }).click();
+  await expect(page.getByRole('status').or(page.locator('.note')).first()).toContainText('x1, x2, x3 in a transaction it then aborts');
+  for (const id of ['x1', 'x2', 'x3']) await expect(finalFate(page, id)).toContainText('aborted');
+  await expect(finalFate(page, 'd1')).toContainText('committed');
+});
+
+test('arming "crash the producer when it commits" on d1: commitTransaction() had not flushed it, so d1 is lost with no answer', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Transaction: committed across two topics');
+  await expect(finalFate(page, 'd1')).toContainText('committed');
+  await page.getByRole('row', { name: 'Record d1' }).getByRole('button', { name: 'd1' }).click();
+  await page.getByLabel('Fault to arm on d1').selectOption({ label: 'crash the producer when it commits the transaction of d1' });
+  await page.getByRole('group', { name: 'Arm a fault on d1' }).getByRole('button', { name: 'Arm' }).click();
+  await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/on = "commit-transaction"\s+record = "d1"\s+do = "crash-producer"/);
+  await expect(finalFate(page, 'd1')).toContainText('lost');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(page.getByRole('row', { name: 'Record d1' })).toContainText('no-answer');
+  await expect(page.getByRole('list', { name: 'Why chain' })).toContainText('crash');
+});

@@ -666,11 +666,26 @@ struct HookEv {
     msg: Option<(Time, u64)>,
     msg_is_request: bool,
     consumer: Option<usize>,
+    /// `commit-transaction` happens twice: the application's call (for every action but wire
+    /// actions, `Some(false)`) and the EndTxn request it sends after flushing (for wire actions
+    /// only, `Some(true)`). Every other hook serves all actions (`None`).
+    wire: Option<bool>,
 }
 
 impl HookEv {
     fn new(hook: Hook, rec: RecId, part: usize) -> HookEv {
-        HookEv { hook, rec, part, producer: None, broker: None, follower: None, msg: None, msg_is_request: false, consumer: None }
+        HookEv {
+            hook,
+            rec,
+            part,
+            producer: None,
+            broker: None,
+            follower: None,
+            msg: None,
+            msg_is_request: false,
+            consumer: None,
+            wire: None,
+        }
     }
 }
 
@@ -3180,7 +3195,9 @@ impl Sim {
                         tx.ending = Some(commit);
                     }
                     tr!(self, "{name}: {}", if commit { "commitTransaction() (flushing first)" } else { "abortTransaction()" });
-                    if !commit {
+                    if commit {
+                        self.commit_called(p);
+                    } else {
                         self.txn_abort_undrained(p);
                     }
                 }
@@ -3243,7 +3260,9 @@ impl Sim {
             }
             let name = self.producers[p].cfg.name.clone();
             tr!(self, "{name}: {}", if c { "commitTransaction() (flushing first)" } else { "abortTransaction()" });
-            if !c {
+            if c {
+                self.commit_called(p);
+            } else {
                 self.txn_abort_undrained(p);
             }
             self.producer_poll(p);
@@ -3294,6 +3313,9 @@ impl Sim {
     }
 
     fn hook_matches(&self, f: &Fault, h: &HookEv) -> bool {
+        if h.wire.is_some_and(|w| w != f.action.is_wire()) {
+            return false;
+        }
         let r = &self.recs[h.rec as usize];
         if let Some(id) = &f.record {
             if &*r.id != id.as_str() {

@@ -662,6 +662,7 @@ impl Sim {
         let commit = match res {
             Ok(()) => {
                 tr!(self, "{name}: commitTransaction()");
+                self.commit_called(p);
                 true
             }
             Err(e) => {
@@ -1111,17 +1112,31 @@ impl Sim {
         tr!(self, "{name}: EndTxn({}) for {id}{}", if commit { "COMMIT" } else { "ABORT" }, if first { "" } else { " (sent again)" });
         let key = self.send(Node::Producer(p, inst), Node::TxnCoord, Body::EndTxn { req, txn: id, pid, epoch, commit });
         if commit && first {
-            let app = self.producers[p].app_of;
-            let inputs: Vec<RecId> = app.map(|c| self.consumers[c].txn_inputs.iter().map(|x| x.2).collect()).unwrap_or_default();
-            for &r in inputs.iter().chain(&recs) {
-                self.hooks.push(HookEv {
-                    msg: key,
-                    msg_is_request: true,
-                    producer: Some(p),
-                    consumer: app,
-                    ..HookEv::new(Hook::CommitTransaction, r, self.recs[r as usize].part)
-                });
-            }
+            // Wire actions on `commit-transaction` act on this EndTxn request.
+            self.commit_hooks(p, key, Some(true));
+        }
+    }
+
+    /// The application calls commitTransaction(): the `commit-transaction` hook fires for every
+    /// record of the transaction (a read-process-write transaction's inputs too), for every
+    /// action but wire actions, which wait for the EndTxn request it sends after flushing.
+    pub(crate) fn commit_called(&mut self, p: usize) {
+        self.commit_hooks(p, None, Some(false));
+    }
+
+    fn commit_hooks(&mut self, p: usize, msg: Option<(Time, u64)>, wire: Option<bool>) {
+        let app = self.producers[p].app_of;
+        let inputs: Vec<RecId> = app.map(|c| self.consumers[c].txn_inputs.iter().map(|x| x.2).collect()).unwrap_or_default();
+        let recs = self.producers[p].txn.as_ref().map(|t| t.recs.clone()).unwrap_or_default();
+        for &r in inputs.iter().chain(&recs) {
+            self.hooks.push(HookEv {
+                msg,
+                msg_is_request: true,
+                producer: Some(p),
+                consumer: app,
+                wire,
+                ..HookEv::new(Hook::CommitTransaction, r, self.recs[r as usize].part)
+            });
         }
     }
 
