@@ -3734,14 +3734,10 @@ impl Sim {
                     return fail(format!("{}: leader {} is not in the ISR", self.parts[p].name, Self::bname(l)));
                 }
             }
-            let leaders: Vec<usize> = self
-                .brokers
-                .iter()
-                .enumerate()
-                .filter(|(_, br)| br.alive && br.leading.get(&p).map(|l| l.epoch) == Some(st.epoch))
-                .map(|(b, _)| b)
-                .collect();
-            if leaders.len() > 1 {
+            // Counted without allocating (this runs after every event); named only on failure.
+            let leads = |br: &Broker| br.alive && br.leading.get(&p).map(|l| l.epoch) == Some(st.epoch);
+            if self.brokers.iter().filter(|br| leads(br)).count() > 1 {
+                let leaders: Vec<usize> = (0..self.brokers.len()).filter(|&b| leads(&self.brokers[b])).collect();
                 return fail(format!("{}: two leaders in epoch {}: {}", self.parts[p].name, st.epoch, names(&leaders)));
             }
             for (b, br) in self.brokers.iter().enumerate() {
