@@ -814,6 +814,9 @@ impl App {
         options: &[(&'static str, &'static str)],
     ) -> Html {
         let cur = settings::get(&self.text, w, kafka).unwrap_or_default();
+        // A value the file has but the menu does not offer is shown as itself, never as
+        // "default".
+        let other = (!cur.is_empty() && !options.iter().any(|(v, _)| *v == cur)).then(|| cur.clone());
         let cb = ctx.link().callback(move |e: Event| {
             let v = e.target_unchecked_into::<HtmlSelectElement>().value();
             Msg::Set(w, kafka, if v.is_empty() { None } else { Some(v) })
@@ -823,6 +826,9 @@ impl App {
                 <span>{ label }<small>{ kafka }</small></span>
                 <select aria-label={label} onchange={cb}>
                     { for options.iter().map(|(v, t)| html!{ <option value={*v} selected={cur == *v}>{ *t }</option> }) }
+                    if let Some(o) = other {
+                        <option value={o.clone()} selected=true>{ o }</option>
+                    }
                 </select>
             </label>
         }
@@ -853,12 +859,26 @@ impl App {
                 { self.select(ctx, "Acknowledgements", "acks", Where::Producer, &[("", "version default"), ("0", "0: none"), ("1", "1: leader only"), ("all", "all: the ISR")]) }
                 { self.select(ctx, "Idempotence", "enable.idempotence", Where::Producer, &[("", "version default"), ("true", "true"), ("false", "false")]) }
                 { self.select(ctx, "Requests in flight", "max.in.flight.requests.per.connection", Where::Producer, &[("", "default (5)"), ("1", "1"), ("2", "2"), ("5", "5"), ("6", "6")]) }
+                { self.select(ctx, "Retries", "retries", Where::Producer, &[("", "default (max)"), ("0", "0: never"), ("3", "3")]) }
+                { self.select(ctx, "Give up after", "delivery.timeout.ms", Where::Producer, &[("", "default (120000)"), ("5000", "5 s"), ("30000", "30 s")]) }
+                { self.select(ctx, "Wait to batch", "linger.ms", Where::Producer, &[("", "version default"), ("0", "0 ms"), ("5", "5 ms"), ("100", "100 ms")]) }
+                { self.select(ctx, "Transactions", "transactional.id", Where::Producer, &[("", "none"), ("tx-1", "tx-1")]) }
                 <p><small aria-label="Producer settings in effect">{ eff_text }</small></p>
                 <h3>{ "Topic" }</h3>
                 { self.select(ctx, "Replicas", "replication.factor", Where::Topic, &[("", "default"), ("1", "1"), ("2", "2"), ("3", "3")]) }
                 { self.select(ctx, "Minimum in-sync replicas", "min.insync.replicas", Where::Topic, &[("", "default (1)"), ("1", "1"), ("2", "2"), ("3", "3")]) }
                 <h3>{ "Cluster" }</h3>
+                { self.select(ctx, "Brokers", "brokers", Where::Cluster, &[("", "default (3)"), ("1", "1"), ("2", "2"), ("3", "3"), ("4", "4"), ("5", "5")]) }
                 { self.select(ctx, "Unclean leader election", "unclean.leader.election.enable", Where::Cluster, &[("", "default (false)"), ("false", "false"), ("true", "true")]) }
+                { self.select(ctx, "Out of the ISR after", "replica.lag.time.max.ms", Where::Cluster, &[("", "default (30000)"), ("10000", "10 s"), ("60000", "60 s")]) }
+                if sc.as_ref().map(|s| !s.consumers.is_empty()).unwrap_or(false) {
+                    <h3>{ "Consumer" }</h3>
+                    { self.select(ctx, "Reads", "isolation.level", Where::Consumer, &[("", "default"), ("read_uncommitted", "read_uncommitted"), ("read_committed", "read_committed")]) }
+                    { self.select(ctx, "Offsets committed", "commit", Where::Consumer, &[("", "format default"), ("before-processing", "before processing"), ("after-processing", "after processing"), ("auto", "auto-commit"), ("in-sink", "in the sink"), ("transaction", "in a transaction")]) }
+                    { self.select(ctx, "Auto-commit", "enable.auto.commit", Where::Consumer, &[("", "default (true)"), ("true", "true"), ("false", "false")]) }
+                    { self.select(ctx, "Start with no offset at", "auto.offset.reset", Where::Consumer, &[("", "default (latest)"), ("earliest", "earliest"), ("latest", "latest")]) }
+                    { self.select(ctx, "Database sink", "sink", Where::Consumer, &[("", "none"), ("insert", "insert (a row each time)"), ("upsert", "upsert (by key)")]) }
+                }
             </section>
         }
     }

@@ -9,6 +9,8 @@ pub enum Where {
     Cluster,
     Topic,
     Producer,
+    /// The first consumer table (the form shows it only when the scenario has one).
+    Consumer,
 }
 
 fn table_mut<'a>(doc: &'a mut DocumentMut, w: Where) -> Option<&'a mut Table> {
@@ -25,6 +27,17 @@ fn table_mut<'a>(doc: &'a mut DocumentMut, w: Where) -> Option<&'a mut Table> {
                 doc.insert("producer", Item::Table(Table::new()));
             }
             match doc.get_mut("producer")? {
+                Item::ArrayOfTables(a) => a.get_mut(0),
+                other => other.as_table_mut(),
+            }
+        }
+        Where::Consumer => {
+            if doc.get("consumer").is_none() {
+                let mut t = Table::new();
+                t.insert("group.id", value("app"));
+                doc.insert("consumer", Item::Table(t));
+            }
+            match doc.get_mut("consumer")? {
                 Item::ArrayOfTables(a) => a.get_mut(0),
                 other => other.as_table_mut(),
             }
@@ -85,6 +98,10 @@ pub fn get(text: &str, w: Where, key: &str) -> Option<String> {
             other => other.as_table(),
         },
         Where::Topic => match doc.get("topic")? {
+            Item::ArrayOfTables(a) => a.get(0),
+            other => other.as_table(),
+        },
+        Where::Consumer => match doc.get("consumer")? {
             Item::ArrayOfTables(a) => a.get(0),
             other => other.as_table(),
         },
@@ -159,6 +176,16 @@ mod tests {
         assert_eq!(get(&out, Where::Producer, "acks"), None);
         let out = add_fault(&out, 120, "kill-broker", Some("b1"), &[]).unwrap();
         assert!(klab::Scenario::parse(&out).is_ok(), "{out}");
+    }
+
+    #[test]
+    fn consumer_settings_edit_the_first_consumer_table() {
+        let text = "format = 1\n[[consumer]]\nname = \"a\"\n\"group.id\" = \"g\"\n[[consumer]]\nname = \"b\"\n\"group.id\" = \"g\"\n";
+        let out = set(text, Where::Consumer, "isolation.level", Some("read_committed")).unwrap();
+        assert_eq!(get(&out, Where::Consumer, "isolation.level").as_deref(), Some("read_committed"));
+        let sc = klab::Scenario::parse(&out).expect("still valid");
+        assert_eq!(sc.consumers.len(), 2);
+        assert!(!out.split("name = \"b\"").nth(1).unwrap_or("").contains("isolation.level"), "{out}");
     }
 }
 

@@ -259,3 +259,12 @@ test('arming "crash the producer when it commits" on d1: commitTransaction() had
   await expect(page.getByRole('row', { name: 'Record d1' })).toContainText('no-answer');
   await expect(page.getByRole('list', { name: 'Why chain' })).toContainText('crash');
 });
+
+test('switching the consumer to read_committed in the settings turns an aborted-read into aborted', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Transaction: aborted, read_uncommitted reads it');
+  await expect(finalFate(page, 'r1')).toContainText('aborted-read');
+  await page.getByLabel('Reads', { exact: true }).selectOption('read_committed');
+  await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/"isolation.level" = "read_committed"/);
+  await expect(finalFate(page, 'r1')).toContainText(/^\S+ aborted$/);
+});
