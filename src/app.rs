@@ -1128,13 +1128,34 @@ impl App {
             "upsert" => g.upserts.len() as u32,
             _ => 0,
         };
+        // The sink's rows themselves (the first few): a record inserted twice shows "×2"; an
+        // upsert row is its key and the record that last wrote it.
+        const SHOWN: usize = 16;
+        let mut row_chips: Vec<String> = match g.sink.as_str() {
+            "insert" => g
+                .rows
+                .iter()
+                .filter(|(_, &n)| n > 0)
+                .map(|(&r, &n)| format!("{}{}", sim.recs[r as usize].id, if n > 1 { format!(" ×{n}") } else { String::new() }))
+                .collect(),
+            "upsert" => g.upserts.iter().map(|(k, &r)| format!("{k} = {}", sim.recs[r as usize].id)).collect(),
+            _ => Vec::new(),
+        };
+        let more = row_chips.len().saturating_sub(SHOWN);
+        row_chips.truncate(SHOWN);
         let link = ctx.link();
         let (n1, n2, n3) = (name.clone(), name.clone(), name.clone());
         html! {
             <div class="node-menu" role="group" aria-label={format!("Consumer {name}")}>
                 <strong>{ format!("consumer {name} (group {}, {state}; commit {}{})", g.name, cs.cfg.commit, if cs.cfg.read_committed { ", read_committed" } else { "" }) }</strong>
                 { for parts.into_iter().map(|p| html!{ <span class="chip">{ p }</span> }) }
-                if g.sink != "none" { <span>{ format!("sink ({}): {rows} row(s)", g.sink) }</span> }
+                if g.sink != "none" {
+                    <span role="group" aria-label={format!("Sink rows of {}", g.name)}>
+                        { format!("sink ({}): {rows} row(s) ", g.sink) }
+                        { for row_chips.into_iter().map(|c| html!{ <span class="chip">{ c }</span> }) }
+                        if more > 0 { <span>{ format!("… {more} more") }</span> }
+                    </span>
+                }
                 if cs.alive {
                     <button onclick={link.callback(move |_| Msg::Consumer("crash-consumer", n1.clone()))}>{ "crash consumer" }</button>
                     <button onclick={link.callback(move |_| Msg::Consumer("close-consumer", n2.clone()))}>{ "close consumer" }</button>

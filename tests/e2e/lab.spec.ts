@@ -268,3 +268,14 @@ test('switching the consumer to read_committed in the settings turns an aborted-
   await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/"isolation.level" = "read_committed"/);
   await expect(finalFate(page, 'r1')).toContainText(/^\S+ aborted$/);
 });
+
+test('the sink shows its rows: after a crash between processing and the offset commit, an insert sink holds a record twice', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Consumer: commit after processing duplicates');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  const rows = page.getByRole('group', { name: 'Sink rows of billing' });
+  await expect(rows).toContainText('×2');
+  await lesson(page, 'Consumer: an upsert sink absorbs duplicates');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(page.getByRole('group', { name: 'Sink rows of billing' })).not.toContainText('×');
+});
