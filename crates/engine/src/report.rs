@@ -312,9 +312,8 @@ impl Report {
                 if r.why_dropped > 0 {
                     why.insert(crate::sim::WHY_MAX / 2, format!("… {} more step(s) …", r.why_dropped));
                 }
-                let sentence = sentences
-                    .entry((fate, effect.min(2), producer, stage as u8))
-                    .or_insert_with(|| fate_sentence(fate, effect, producer, stage));
+                let sentence =
+                    sentences.entry((fate, effect, producer, stage as u8)).or_insert_with(|| fate_sentence(fate, effect, producer, stage));
                 why.push(sentence.clone());
             }
             records.push(RecordReport {

@@ -220,6 +220,12 @@ proptest! {
             if r.copies >= 1 {
                 prop_assert!(r.processed >= 1, "{} is in the log but was never processed ({})\n{}", r.id, r.fate, text);
             }
+            // The why-chain's last line states the count the record's column has.
+            let last = r.why.last().map(String::as_str).unwrap_or("");
+            if last.contains(" time") {
+                let n = r.processed;
+                prop_assert!(last.contains(&format!("processed {n} time")), "{} was processed {n} times, yet its chain ends \"{last}\"", r.id);
+            }
         }
     }
 }

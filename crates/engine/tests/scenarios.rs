@@ -56,6 +56,23 @@ fn scenarios_meet_their_expectations_and_golden_traces() {
         for msg in report.check(&sim) {
             failures.push(format!("{name}: {msg}"));
         }
+        // The fate sentence ending each why-chain counts what the record's columns count.
+        for r in report.records.iter().filter(|r| r.consumers.is_none()) {
+            let last = r.why.last().map(String::as_str).unwrap_or("");
+            let says = |unit: &str| {
+                last.split(" — ").nth(1).and_then(|t| t.split(unit).next()).and_then(|t| t.split_whitespace().last()?.parse::<u32>().ok())
+            };
+            if let Some(n) = says(" time") {
+                if n != r.processed {
+                    failures.push(format!("{name}: {} says \"{last}\" but was processed {} times", r.id, r.processed));
+                }
+            }
+            if let Some(n) = says(" row") {
+                if n != r.sink_rows {
+                    failures.push(format!("{name}: {} says \"{last}\" but has {} sink rows", r.id, r.sink_rows));
+                }
+            }
+        }
         let golden = dir("golden").join(format!("{name}.trace"));
         let got = golden_text(&sim, &report);
         if update {
