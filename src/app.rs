@@ -987,7 +987,7 @@ impl App {
             <div class="wire" role="group" aria-label="On the wire">
                 <strong>{ format!("On the wire ({})", wire.len()) }</strong>
                 if wire.is_empty() { <span>{ " nothing in flight" }</span> }
-                { self.view_network(sim, &wire) }
+                { self.view_network(ctx, sim, &wire) }
                 <ul>
                     { for wire.into_iter().take(12).map(|w| {
                         let drop = w.droppable.clone();
@@ -1011,7 +1011,8 @@ impl App {
     /// the line from its sender to its receiver, placed by the simulated time (requests on one
     /// side of the line, answers on the other). It is the engine's state at this moment,
     /// drawn: playing moves the dots.
-    fn view_network(&self, sim: &Sim, wire: &[klab::sim::WireView]) -> Html {
+    fn view_network(&self, ctx: &Context<Self>, sim: &Sim, wire: &[klab::sim::WireView]) -> Html {
+        let link = ctx.link();
         // (name, column, row within the column)
         let mut nodes: Vec<(String, usize, usize)> = Vec::new();
         for (i, p) in sim.producers.iter().enumerate() {
@@ -1089,8 +1090,14 @@ impl App {
                     } else {
                         "#E69F00"
                     };
-                    Some(html! { <circle cx={format!("{x:.1}")} cy={format!("{y:.1}")} r="5" fill={colour} stroke="#333" stroke-width="0.5">
-                        <title>{ format!("{} → {}: {}", m.from, m.to, m.what) }</title>
+                    // A message a wire fault can reach is dropped by clicking its dot (the list
+                    // below has the same action as a button, for the keyboard).
+                    let drop = m.droppable.clone();
+                    let onclick = drop.map(|(hook, rec)| link.callback(move |_| Msg::DropMessage(hook, rec.clone())));
+                    let droppable = onclick.is_some();
+                    Some(html! { <circle cx={format!("{x:.1}")} cy={format!("{y:.1}")} r={if droppable { "6" } else { "5" }} fill={colour} stroke="#333" stroke-width="0.5"
+                        class={if droppable { "droppable" } else { "" }} {onclick}>
+                        <title>{ format!("{} → {}: {}{}", m.from, m.to, m.what, if droppable { " (click to drop it)" } else { "" }) }</title>
                     </circle> })
                 }) }
             </svg>

@@ -279,3 +279,14 @@ test('the sink shows its rows: after a crash between processing and the offset c
   await page.getByRole('button', { name: 'Jump to end' }).click();
   await expect(page.getByRole('group', { name: 'Sink rows of billing' })).not.toContainText('×');
 });
+
+test('clicking a produce request on the network map drops it: the fault is added to the scenario', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'acks=all: the ISR already has it');
+  const dot = page.getByRole('img', { name: /Messages in flight/ }).locator('circle.droppable').first();
+  for (let i = 0; i < 60 && (await dot.count()) === 0; i++) await page.getByRole('button', { name: 'Step forward' }).click();
+  const title = (await dot.locator('title').textContent()) ?? '';
+  expect(title).toContain('click to drop it');
+  await dot.click();
+  await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/do = "drop-(request|response)"/);
+});
