@@ -723,7 +723,9 @@ pub struct Sim {
     pub sc: std::rc::Rc<Scenario>,
     pub now: Time,
     seq: u64,
-    queue: BTreeMap<(Time, u64), Ev>,
+    /// Events by (time, sequence). Boxed: an event is 144 bytes, and a B-tree moves its values
+    /// on every insert and removal.
+    queue: BTreeMap<(Time, u64), Box<Ev>>,
     rng: ChaCha8Rng,
     pub brokers: Vec<Broker>,
     pub ctrl: Controller,
@@ -991,7 +993,7 @@ impl Sim {
         if ev.is_work() {
             self.work += 1;
         }
-        self.queue.insert(key, ev);
+        self.queue.insert(key, Box::new(ev));
         key
     }
 
@@ -1147,7 +1149,7 @@ impl Sim {
         }
         self.now = key.0;
         self.events += 1;
-        self.handle(ev);
+        self.handle(*ev);
         self.fire_hooks();
         self.check_invariants()?;
         if self.sc.until_ms.is_none() && self.quiescent() {
@@ -3491,7 +3493,7 @@ impl Sim {
                 let drop = matches!(f.action, Action::DropRequest | Action::DropResponse);
                 self.faults_log.push((self.now, said.clone()));
                 if on_reply {
-                    if let Some(Ev::Deliver(m)) = self.queue.get_mut(&key) {
+                    if let Some(Ev::Deliver(m)) = self.queue.get_mut(&key).map(|e| &mut **e) {
                         if drop {
                             m.drop_reply = true;
                         } else {
@@ -3521,7 +3523,7 @@ impl Sim {
                     } else {
                         let at = key.0 + f.duration_ms * MS;
                         tr!(self, "{said}: the message arrives {} ms late", f.duration_ms);
-                        self.push(at, ev);
+                        self.push(at, *ev);
                     }
                 }
             }
@@ -3845,7 +3847,7 @@ impl Sim {
         if self.work > 0 {
             return false;
         }
-        let busy = self.queue.values().any(|e| match e {
+        let busy = self.queue.values().any(|e| match &**e {
             Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. } | Ev::WakeFetches { .. } | Ev::ConsumerStart { .. } => true,
             Ev::ClientRetry(m) => self.client_alive(m.from),
             // Only the crashed instance's own session expiry will change the group.
@@ -3862,7 +3864,7 @@ impl Sim {
     }
 
     fn restart_pending(&self, p: usize) -> bool {
-        self.queue.values().any(|e| matches!(e, Ev::Fault { idx } if self.sc.faults[*idx].action == Action::RestartProducer && self.resolve_producer(&self.sc.faults[*idx], None) == p))
+        self.queue.values().any(|e| matches!(&**e, Ev::Fault { idx } if self.sc.faults[*idx].action == Action::RestartProducer && self.resolve_producer(&self.sc.faults[*idx], None) == p))
             || self.sc.faults.iter().enumerate().any(|(i, f)| f.action == Action::RestartProducer && matches!(f.when, When::On(_)) && !self.fault_fired[i])
     }
 
@@ -4023,7 +4025,7 @@ impl Sim {
     pub fn wire(&self) -> Vec<WireView> {
         let mut out = Vec::new();
         for (&(at, _), ev) in &self.queue {
-            let Ev::Deliver(m) = ev else { continue };
+            let Ev::Deliver(m) = &**ev else { continue };
             let ids = |recs: &[RecId]| recs.iter().map(|&r| self.recs[r as usize].id.clone()).collect::<Vec<_>>().join(" ");
             let (what, droppable) = match &m.body {
                 Body::Produce { batch, .. } => {
