@@ -166,13 +166,23 @@ pub struct App {
     link: String,
     reader: Option<gloo_file::callbacks::FileReader>,
     announce: String,
-    /// The settings and "copy as code" panels depend on the scenario text alone. Parsing it
-    /// on every redraw cost more than the rest of the page while scrubbing, so both panels are
-    /// kept, with the text they were drawn for.
-    text_panels: std::cell::RefCell<Option<(String, Html, Html)>>,
+    /// What depends on the scenario text alone (the settings and "copy as code" panels, the
+    /// header's version and seed). Parsing the text on every redraw cost more than the rest of
+    /// the page while scrubbing, so it is kept with the text it was drawn for.
+    text_panels: std::cell::RefCell<Option<TextViews>>,
     log_open: bool,
     /// Which of `ARMS` the "arm a fault" menu shows.
     arm_choice: usize,
+}
+
+/// The parts of the page drawn from the scenario text alone.
+#[derive(Clone)]
+struct TextViews {
+    text: String,
+    settings: Html,
+    code: Html,
+    version: String,
+    seed: String,
 }
 
 /// A fault the learner can arm on the selected record: a hook of the scenario format and the
@@ -707,10 +717,10 @@ impl Component for App {
 
     fn view(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
-        let (settings, code) = self.text_panels(ctx);
+        let TextViews { settings, code, version, seed, .. } = self.text_panels(ctx);
         html! {
             <div class="app">
-                { self.view_header(ctx) }
+                { self.view_header(ctx, &version, &seed) }
                 <main class="cols">
                     <div>
                         { self.view_messages(ctx) }
@@ -736,19 +746,22 @@ impl Component for App {
 }
 
 impl App {
-    fn text_panels(&self, ctx: &Context<Self>) -> (Html, Html) {
+    fn text_panels(&self, ctx: &Context<Self>) -> TextViews {
         let mut cache = self.text_panels.borrow_mut();
-        if cache.as_ref().map(|(t, _, _)| *t != self.text).unwrap_or(true) {
-            *cache = Some((self.text.clone(), self.view_settings(ctx), self.view_code()));
+        if cache.as_ref().map(|v| v.text != self.text).unwrap_or(true) {
+            *cache = Some(TextViews {
+                text: self.text.clone(),
+                settings: self.view_settings(ctx),
+                code: self.view_code(),
+                version: settings::get(&self.text, Where::Top, "kafka").unwrap_or_else(|| "4.0".into()),
+                seed: settings::get(&self.text, Where::Top, "seed").unwrap_or_else(|| "0".into()),
+            });
         }
-        let (_, settings, code) = cache.as_ref().expect("just filled");
-        (settings.clone(), code.clone())
+        cache.clone().expect("just filled")
     }
 
-    fn view_header(&self, ctx: &Context<Self>) -> Html {
+    fn view_header(&self, ctx: &Context<Self>, version: &str, seed: &str) -> Html {
         let link = ctx.link();
-        let version = settings::get(&self.text, Where::Top, "kafka").unwrap_or_else(|| "4.0".into());
-        let seed = settings::get(&self.text, Where::Top, "seed").unwrap_or_else(|| "0".into());
         let title = self.run.as_ref().map(|r| r.final_report.title.clone()).unwrap_or_default();
         let lesson_idx = LESSONS.iter().position(|l| l.text == self.text);
         html! {
@@ -766,7 +779,7 @@ impl App {
                     </select>
                 </label>
                 <label>{ "seed " }
-                    <input type="number" min="0" aria-label="Seed" style="width:7em" value={seed}
+                    <input type="number" min="0" aria-label="Seed" style="width:7em" value={seed.to_string()}
                         onchange={link.callback(|e: Event| Msg::Set(Where::Top, "seed", Some(e.target_unchecked_into::<HtmlInputElement>().value())))} />
                 </label>
                 <button onclick={link.callback(|_| Msg::CopyLink)}>{ "Copy link" }</button>
@@ -1047,7 +1060,6 @@ impl App {
         };
         let short = |n: &str| match n {
             "transaction coordinator" => "txn coordinator".to_string(),
-            "group coordinator" => "group coordinator".to_string(),
             o if o.chars().count() > 14 => format!("{}…", o.chars().take(13).collect::<String>()),
             o => o.to_string(),
         };
