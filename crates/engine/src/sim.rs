@@ -6,6 +6,7 @@
 //! collection that is iterated is ordered (`BTreeMap`, `Vec`). Rule tags such as R-E3 refer to
 //! `kafka-rules.md` and are listed with their Kafka sources in `docs/fidelity.md`.
 
+use crate::idxmap::IdxMap;
 use crate::log::{Control, Entry, Log, RecId, Time};
 use crate::scenario::{partition_for_key, Action, Fault, Hook, ProducerCfg, Scenario, Version, When};
 use rand_chacha::ChaCha8Rng;
@@ -428,7 +429,7 @@ struct LeaderState {
     isr: Vec<usize>,
     pepoch: i32,
     pending_isr: Option<(Vec<usize>, Time)>,
-    followers: BTreeMap<usize, FState>,
+    followers: IdxMap<FState>,
     delayed: Vec<Delayed>,
     parked: Vec<Parked>,
 }
@@ -451,13 +452,13 @@ pub struct Broker {
     pub isolated_from_clients: bool,
     pub inc: u32,
     pub slow_until: Time,
-    pub logs: BTreeMap<usize, Log>,
+    pub logs: IdxMap<Log>,
     pub meta: Vec<Option<PartState>>,
     /// Which brokers the controller has fenced, as far as this broker has heard.
     pub fenced_view: Vec<bool>,
 
-    leading: BTreeMap<usize, LeaderState>,
-    following: BTreeMap<usize, FollowState>,
+    leading: IdxMap<LeaderState>,
+    following: IdxMap<FollowState>,
 }
 
 #[derive(Clone, Debug)]
@@ -858,8 +859,8 @@ impl Sim {
                 logs: parts.iter().enumerate().filter(|(_, p)| p.replicas.contains(&b)).map(|(i, _)| (i, Log::default())).collect(),
                 meta: ctrl_parts.iter().map(|s| Some(s.clone())).collect(),
                 fenced_view: vec![false; nb],
-                leading: BTreeMap::new(),
-                following: BTreeMap::new(),
+                leading: IdxMap::new(),
+                following: IdxMap::new(),
             });
         }
         let mut recs = Vec::new();
@@ -1227,7 +1228,7 @@ impl Sim {
             Ev::SlowEnd { b } => {
                 if self.brokers[b].alive && self.brokers[b].slow_until <= self.now {
                     tr!(self, "{} is no longer slow: it fetches again", Self::bname(b));
-                    let parts: Vec<usize> = self.brokers[b].following.keys().copied().collect();
+                    let parts: Vec<usize> = self.brokers[b].following.keys().collect();
                     for p in parts {
                         self.follower_fetch(b, p);
                     }
@@ -1362,7 +1363,7 @@ impl Sim {
                     .following
                     .iter()
                     .filter(|(_, f)| f.leader == broker && f.outstanding.is_some())
-                    .map(|(p, _)| *p)
+                    .map(|(p, _)| p)
                     .collect();
                 for p in parts {
                     if let Some(fs) = self.brokers[b].following.get_mut(&p) {
@@ -1774,10 +1775,10 @@ impl Sim {
         let log = &self.brokers[b].logs[&p];
         let leo = log.leo();
         let mut new = leo;
-        for (r, st) in &ls.followers {
-            let in_max = ls.isr.contains(r) || ls.pending_isr.as_ref().map(|(i, _)| i.contains(r)).unwrap_or(false);
+        for (r, st) in ls.followers.iter() {
+            let in_max = ls.isr.contains(&r) || ls.pending_isr.as_ref().map(|(i, _)| i.contains(&r)).unwrap_or(false);
             // Only ISR-eligible (unfenced) replicas count when not in the ISR.
-            let eligible = !self.brokers[b].fenced_view.get(*r).copied().unwrap_or(false);
+            let eligible = !self.brokers[b].fenced_view.get(r).copied().unwrap_or(false);
             let caught = eligible && st.leo.map(|l| l == leo || now.saturating_sub(st.last_caught_up) <= lag).unwrap_or(false);
             if in_max || caught {
                 match st.leo {
@@ -2061,7 +2062,7 @@ impl Sim {
     fn isr_shrink_check(&mut self, b: usize) {
         let lag = self.sc.cluster.replica_lag_time_max_ms * MS;
         let now = self.now;
-        let parts: Vec<usize> = self.brokers[b].leading.keys().copied().collect();
+        let parts: Vec<usize> = self.brokers[b].leading.keys().collect();
         for p in parts {
             let leo = self.brokers[b].logs[&p].leo();
             let ls = &self.brokers[b].leading[&p];
@@ -3474,7 +3475,7 @@ impl Sim {
                     self.brokers[b].isolated = false;
                     self.brokers[b].isolated_from_clients = false;
                     // Fetches that went nowhere are retried at once.
-                    let parts: Vec<usize> = self.brokers[b].following.keys().copied().collect();
+                    let parts: Vec<usize> = self.brokers[b].following.keys().collect();
                     for p in parts {
                         if let Some(fs) = self.brokers[b].following.get_mut(&p) {
                             fs.outstanding = None;
@@ -3598,7 +3599,7 @@ impl Sim {
             }
             Death::PowerLoss(window) => {
                 // R-E8: Kafka does not fsync each write; what the page cache held is lost.
-                let parts: Vec<usize> = br.logs.keys().copied().collect();
+                let parts: Vec<usize> = br.logs.keys().collect();
                 for p in parts {
                     let log = &self.brokers[b].logs[&p];
                     if let Some(first) = log.entries.iter().position(|e| e.append_time + window > now) {
@@ -3656,7 +3657,7 @@ impl Sim {
             return fail(v.clone());
         }
         for (b, br) in self.brokers.iter().enumerate() {
-            for (&p, log) in &br.logs {
+            for (p, log) in br.logs.iter() {
                 if log.lso() > log.hw {
                     return fail(format!(
                         "{} {}: last stable offset {} is above the high watermark {}",
@@ -3686,7 +3687,7 @@ impl Sim {
                     }
                 }
             }
-            for (&p, fs) in &br.following {
+            for (p, fs) in br.following.iter() {
                 if !fs.caught_into_epoch || !br.alive {
                     continue;
                 }

@@ -36,7 +36,7 @@ pub struct Consumer {
     pub inst: u32,
     pub group: usize,
     pub assigned: Vec<usize>,
-    pub position: BTreeMap<usize, u64>,
+    pub position: IdxMap<u64>,
     pub(crate) phase: CPhase,
     outstanding: BTreeSet<usize>,
     polled: Vec<(usize, u64, RecId)>,
@@ -68,12 +68,12 @@ pub struct Group {
     pub name: String,
     pub members: Vec<usize>,
     pub generation: u32,
-    pub committed: BTreeMap<usize, u64>,
+    pub committed: IdxMap<u64>,
     /// Insert sink: rows per record. Upsert sink: the record last written per key.
     pub rows: BTreeMap<RecId, u32>,
     pub upserts: BTreeMap<String, RecId>,
     /// in-sink: offsets stored in the database's own transaction.
-    pub sink_offsets: BTreeMap<usize, u64>,
+    pub sink_offsets: IdxMap<u64>,
     pub processed: BTreeMap<RecId, u32>,
     pub sink: String,
     /// Transactional offset commits waiting for their transaction's marker, per producer id.
@@ -118,7 +118,7 @@ impl Sim {
                 inst: 0,
                 group,
                 assigned: Vec::new(),
-                position: BTreeMap::new(),
+                position: IdxMap::new(),
                 phase: CPhase::Idle,
                 outstanding: BTreeSet::new(),
                 polled: Vec::new(),
@@ -170,7 +170,7 @@ impl Sim {
         for m in members {
             let cs = &self.consumers[m];
             if cs.alive && cs.cfg.commit == "auto" && matches!(cs.phase, CPhase::Idle | CPhase::Fetching) && cs.fetch_needed.is_empty() {
-                let offsets: Vec<(usize, u64)> = cs.position.iter().map(|(&p, &o)| (p, o)).collect();
+                let offsets: Vec<(usize, u64)> = cs.position.iter().map(|(p, &o)| (p, o)).collect();
                 if offsets.iter().any(|(p, o)| self.groups[g].committed.get(p) != Some(o)) {
                     let name = cs.cfg.name.clone();
                     tr!(self, "consumer {name}: auto-commit before the rebalance: offsets {}", fmt_positions(self, &cs.position.clone()));
@@ -213,7 +213,7 @@ impl Sim {
                     parts.iter().map(|&p| self.parts[p].name.clone()).collect::<Vec<_>>().join(", ")
                 }
             );
-            let mut pos = BTreeMap::new();
+            let mut pos = IdxMap::new();
             let mut fetch = BTreeSet::new();
             for &p in &parts {
                 let kept = self.consumers[m].position.get(&p).copied().filter(|_| self.consumers[m].assigned.contains(&p));
@@ -495,7 +495,7 @@ impl Sim {
                 for r in rows {
                     self.write_row(g, r);
                 }
-                self.groups[g].sink_offsets.extend(positions.iter().map(|(&p, &o)| (p, o)));
+                self.groups[g].sink_offsets.extend(positions.iter().map(|(p, &o)| (p, o)));
                 tr!(self, "consumer {name}: database transaction commits the rows with the offsets {}", fmt_positions(self, &positions));
                 self.consumers[c].phase = CPhase::Idle;
                 self.push(self.now, Ev::ConsumerPoll { c, inst });
@@ -519,7 +519,7 @@ impl Sim {
     /// commitSync() / auto-commit of the current positions to the group coordinator.
     fn send_commit(&mut self, c: usize, why: &str) {
         let cs = &mut self.consumers[c];
-        let offsets: Vec<(usize, u64)> = cs.position.iter().map(|(&p, &o)| (p, o)).collect();
+        let offsets: Vec<(usize, u64)> = cs.position.iter().map(|(p, &o)| (p, o)).collect();
         let req = self.next_id + 1;
         self.next_id += 1;
         let cs = &mut self.consumers[c];
@@ -817,8 +817,8 @@ pub enum CFetchErr {
     OutOfRange { earliest: u64, hw: u64 },
 }
 
-fn fmt_positions(s: &Sim, pos: &BTreeMap<usize, u64>) -> String {
-    pos.iter().map(|(p, o)| format!("{}={o}", s.parts[*p].name)).collect::<Vec<_>>().join(", ")
+fn fmt_positions(s: &Sim, pos: &IdxMap<u64>) -> String {
+    pos.iter().map(|(p, o)| format!("{}={o}", s.parts[p].name)).collect::<Vec<_>>().join(", ")
 }
 
 impl Sim {

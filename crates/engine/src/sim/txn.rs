@@ -611,7 +611,7 @@ impl Sim {
         match res {
             Ok(()) => {
                 let cs = &self.consumers[c];
-                let offsets: Vec<(usize, u64)> = cs.position.iter().map(|(&q, &o)| (q, o)).collect();
+                let offsets: Vec<(usize, u64)> = cs.position.iter().map(|(q, &o)| (q, o)).collect();
                 let (g, generation, pid, inst) = (cs.group, cs.generation, self.producers[p].pid, self.producers[p].inst);
                 if let Some(tx) = self.producers[p].txn.as_mut() {
                     tx.offsets = OffsetsStep::Committing;

@@ -1,0 +1,141 @@
+//! A map keyed by a small dense index (a partition, a broker): a vector of slots.
+//!
+//! The simulation keeps several maps per broker and per client keyed by partition index.
+//! As `BTreeMap`s they cost a tree search on every event and, in the browser, a copy of
+//! the B-tree code for every value type; as slots they cost an index. Iteration is in key
+//! order, as a `BTreeMap`'s is, so traces do not depend on which one is used.
+
+use std::ops::Index;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdxMap<V> {
+    slots: Vec<Option<V>>,
+    len: usize,
+}
+
+impl<V> Default for IdxMap<V> {
+    fn default() -> Self {
+        IdxMap { slots: Vec::new(), len: 0 }
+    }
+}
+
+impl<V> IdxMap<V> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn get(&self, k: &usize) -> Option<&V> {
+        self.slots.get(*k).and_then(Option::as_ref)
+    }
+    pub fn get_mut(&mut self, k: &usize) -> Option<&mut V> {
+        self.slots.get_mut(*k).and_then(Option::as_mut)
+    }
+    pub fn contains_key(&self, k: &usize) -> bool {
+        self.get(k).is_some()
+    }
+    pub fn insert(&mut self, k: usize, v: V) -> Option<V> {
+        if k >= self.slots.len() {
+            self.slots.resize_with(k + 1, || None);
+        }
+        let old = self.slots[k].replace(v);
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+    pub fn remove(&mut self, k: &usize) -> Option<V> {
+        let old = self.slots.get_mut(*k).and_then(Option::take);
+        if old.is_some() {
+            self.len -= 1;
+        }
+        old
+    }
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.len = 0;
+    }
+    /// The value at `k`, inserted by `f` when there is none.
+    pub fn get_or_insert_with(&mut self, k: usize, f: impl FnOnce() -> V) -> &mut V {
+        if !self.contains_key(&k) {
+            self.insert(k, f());
+        }
+        self.slots[k].as_mut().expect("just inserted")
+    }
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (usize, &V)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+    }
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut V)> + '_ {
+        self.slots.iter_mut().enumerate().filter_map(|(k, v)| v.as_mut().map(|v| (k, v)))
+    }
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+    pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
+        self.slots.iter().flatten()
+    }
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> + '_ {
+        self.slots.iter_mut().flatten()
+    }
+    pub fn first_key(&self) -> Option<usize> {
+        self.keys().next()
+    }
+}
+
+impl<V> Index<&usize> for IdxMap<V> {
+    type Output = V;
+    fn index(&self, k: &usize) -> &V {
+        self.get(k).expect("no entry for this index")
+    }
+}
+
+impl<V> Extend<(usize, V)> for IdxMap<V> {
+    fn extend<I: IntoIterator<Item = (usize, V)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<V> IntoIterator for IdxMap<V> {
+    type Item = (usize, V);
+    type IntoIter = std::iter::FilterMap<std::iter::Enumerate<std::vec::IntoIter<Option<V>>>, fn((usize, Option<V>)) -> Option<(usize, V)>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.slots.into_iter().enumerate().filter_map(|(k, v)| v.map(|v| (k, v)))
+    }
+}
+
+impl<V> FromIterator<(usize, V)> for IdxMap<V> {
+    fn from_iter<I: IntoIterator<Item = (usize, V)>>(iter: I) -> Self {
+        let mut m = IdxMap::new();
+        m.extend(iter);
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaves_like_an_ordered_map() {
+        let mut m = IdxMap::new();
+        assert_eq!(m.insert(3, "c"), None);
+        assert_eq!(m.insert(1, "a"), None);
+        assert_eq!(m.insert(3, "C"), Some("c"));
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.iter().collect::<Vec<_>>(), vec![(1, &"a"), (3, &"C")]);
+        assert_eq!(m.remove(&1), Some("a"));
+        assert_eq!(m.remove(&1), None);
+        assert_eq!(m.remove(&9), None);
+        assert_eq!(m.len(), 1);
+        assert!(m.contains_key(&3) && !m.contains_key(&0));
+        *m.get_or_insert_with(0, || "z") = "y";
+        assert_eq!(m.keys().collect::<Vec<_>>(), vec![0, 3]);
+        assert_eq!(m[&0], "y");
+    }
+}
