@@ -943,7 +943,7 @@ impl App {
                     <div class="node-menu" role="group" aria-label="Transaction coordinator">
                         <strong>{ "transaction coordinator" }</strong>
                         { for sim.txn_ids.iter().map(|(id, m)| {
-                            let on = sim.coordinator_of(id).map(klab::sim::Sim::bname).unwrap_or_else(|| "no live broker".into());
+                            let on = sim.coordinator_of(id).map(|b| klab::sim::Sim::bname(b).to_string()).unwrap_or_else(|| "no live broker".into());
                             let groups = m.groups.iter().map(|&g| format!("offsets of {}", sim.groups[g].name));
                             let parts = m.parts.iter().map(|&p| sim.parts[p].name.clone()).chain(groups).collect::<Vec<_>>().join(", ");
                             html!{
@@ -1032,7 +1032,7 @@ impl App {
             nodes.push((p.cfg.name.clone(), 0, i));
         }
         for b in 0..sim.brokers.len() {
-            nodes.push((Sim::bname(b), 1, b));
+            nodes.push((Sim::bname(b).to_string(), 1, b));
         }
         let mut side = vec!["controller".to_string()];
         if !sim.txn_ids.is_empty() || sim.producers.iter().any(|p| p.cfg.transactional_id.is_some()) {

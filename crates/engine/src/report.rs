@@ -471,9 +471,9 @@ fn partition_report(sim: &Sim, p: usize) -> PartitionReport {
     PartitionReport {
         topic,
         partition,
-        leader: st.leader.map(Sim::bname),
+        leader: st.leader.map(|b| Sim::bname(b).to_string()),
         leader_epoch: st.epoch,
-        isr: st.isr.iter().map(|&b| Sim::bname(b)).collect(),
+        isr: st.isr.iter().map(|&b| Sim::bname(b).to_string()).collect(),
         replicas: info
             .replicas
             .iter()
@@ -481,7 +481,7 @@ fn partition_report(sim: &Sim, p: usize) -> PartitionReport {
                 let br = &sim.brokers[b];
                 let log = &br.logs[&p];
                 ReplicaReport {
-                    broker: Sim::bname(b),
+                    broker: Sim::bname(b).to_string(),
                     alive: br.alive,
                     leader_epoch: br.meta[p].as_ref().map(|m| m.epoch).or(log.latest_epoch()).unwrap_or(0),
                     log: log

@@ -710,12 +710,20 @@ impl std::fmt::Display for SimError {
 }
 
 pub fn fmt_time(t: Time) -> String {
-    let ms = t / MS;
-    let frac = t % MS;
-    if frac == 0 {
-        format!("{ms}")
-    } else {
-        format!("{ms}.{frac:03}")
+    FmtTime(t).to_string()
+}
+
+/// Simulated time in ms as it is printed ("12" or "12.345"), without building a string.
+pub struct FmtTime(pub Time);
+
+impl std::fmt::Display for FmtTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (ms, frac) = (self.0 / MS, self.0 % MS);
+        if frac == 0 {
+            write!(f, "{ms}")
+        } else {
+            write!(f, "{ms}.{frac:03}")
+        }
     }
 }
 
@@ -777,7 +785,19 @@ pub struct Sim {
     pub txn_log_recs: Vec<std::rc::Rc<(String, TxnMeta)>>,
     /// The transaction coordinator's metadata per transactional.id.
     pub txn_ids: BTreeMap<String, TxnMeta>,
-    txn_violation: Option<String>,
+    /// An invariant broken inside an event (an illegal transaction state transition, a second
+    /// leader of one epoch), reported by `check_invariants` once the event is done.
+    violation: Option<String>,
+}
+
+/// A broker's name as it is printed ("b1"); see [`Sim::bname`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BName(pub usize);
+
+impl std::fmt::Display for BName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "b{}", self.0 + 1)
+    }
 }
 
 macro_rules! tr {
@@ -789,7 +809,13 @@ macro_rules! tr {
 /// Adds a line to a record's why-chain; the line is only formatted when why-chains are kept.
 macro_rules! why {
     ($s:expr, $rec:expr, $($arg:tt)*) => {
-        if $s.explain { let line = format!($($arg)*); $s.why($rec, line); }
+        if $s.explain {
+            // One allocation per line: the time and the words go into the same string.
+            let mut full = String::with_capacity(96);
+            let _ = write!(full, "t={}ms ", FmtTime($s.now));
+            let _ = write!(full, $($arg)*);
+            $s.why_push($rec, full);
+        }
     };
 }
 
@@ -938,7 +964,7 @@ impl Sim {
             txn_ids: BTreeMap::new(),
             txn_log,
             txn_log_recs: Vec::new(),
-            txn_violation: None,
+            violation: None,
             redirect: BTreeMap::new(),
             work: 0,
             coordinator_waiting: BTreeSet::new(),
@@ -1025,9 +1051,12 @@ impl Sim {
     }
 
     fn why(&mut self, rec: RecId, line: String) {
-        let mut full = String::with_capacity(line.len() + 16);
-        let _ = write!(full, "t={}ms ", fmt_time(self.now));
-        full.push_str(&line);
+        let full = format!("t={}ms {line}", FmtTime(self.now));
+        self.why_push(rec, full);
+    }
+
+    /// Adds a formatted line (time included) to a record's why-chain.
+    fn why_push(&mut self, rec: RecId, full: String) {
         let r = &mut self.recs[rec as usize];
         if r.why.len() >= WHY_MAX {
             // Keep the beginning (how it got there) and a sliding end (how it ended).
@@ -1037,8 +1066,9 @@ impl Sim {
         r.why.push(full);
     }
 
-    pub fn bname(b: usize) -> String {
-        format!("b{}", b + 1)
+    /// A broker's name ("b1") for traces and why-chains, formatted only where it is printed.
+    pub fn bname(b: usize) -> BName {
+        BName(b)
     }
 
     /// A message is lost on the wire when an isolation cuts its path.
@@ -1431,12 +1461,22 @@ impl Sim {
     }
 
     fn become_leader(&mut self, b: usize, p: usize, st: &PartState) {
-        if let Some(&other) = self.leaders_by_epoch.get(&(p, st.epoch)) {
-            if other != b {
-                // Checked in check_invariants via leaders_by_epoch; keep the first claimant.
+        // At most one leader per epoch: a second broker taking an epoch another already led
+        // is an invariant violation, reported by check_invariants after this event.
+        match self.leaders_by_epoch.get(&(p, st.epoch)) {
+            Some(&first) if first != b => {
+                self.violation.get_or_insert(format!(
+                    "{}: epoch {} was led by {} and then by {}",
+                    self.parts[p].name,
+                    st.epoch,
+                    Self::bname(first),
+                    Self::bname(b)
+                ));
             }
-        } else {
-            self.leaders_by_epoch.insert((p, st.epoch), b);
+            Some(_) => {}
+            None => {
+                self.leaders_by_epoch.insert((p, st.epoch), b);
+            }
         }
         let now = self.now;
         self.brokers[b].following.remove(&p);
@@ -2080,7 +2120,7 @@ impl Sim {
                 .collect();
             if !out.is_empty() {
                 let isr: Vec<usize> = ls.isr.iter().copied().filter(|r| !out.contains(r)).collect();
-                let names: Vec<String> = out.iter().map(|&r| Self::bname(r)).collect();
+                let names: Vec<String> = out.iter().map(|&r| Self::bname(r).to_string()).collect();
                 self.send_alter_isr(b, p, isr, &format!("{} fell behind for longer than replica.lag.time.max.ms", names.join(", ")));
             }
         }
@@ -2489,7 +2529,8 @@ impl Sim {
         let Some(batch) = self.producers[p].batches.get(&bid).cloned() else {
             return;
         };
-        let name = self.producers[p].cfg.name.clone();
+        let cfg = self.producers[p].cfg.clone();
+        let name = &cfg.name;
         let part = batch.part;
         {
             let pr = &mut self.producers[p];
@@ -2595,7 +2636,8 @@ impl Sim {
         if let Some(tx) = self.producers[p].txn.as_mut() {
             tx.failed = true;
         }
-        let name = self.producers[p].cfg.name.clone();
+        let cfg = self.producers[p].cfg.clone();
+        let name = &cfg.name;
         let part = batch.part;
         let pr = &mut self.producers[p];
         pr.parts[part].dq.retain(|&x| x != bid);
@@ -2652,7 +2694,8 @@ impl Sim {
             tx.recs.push(rec);
         }
         let now = self.now;
-        let name = self.producers[p].cfg.name.clone();
+        let cfg = self.producers[p].cfg.clone();
+        let name = &cfg.name;
         let pr = &mut self.producers[p];
         let batch_size = pr.cfg.batch_size;
         let open = pr.parts[part].dq.back().copied().filter(|id| {
@@ -3140,7 +3183,8 @@ impl Sim {
             if tx.ending.is_none() {
                 tx.ending = Some(false);
                 tx.offsets = OffsetsStep::None;
-                let name = self.producers[p].cfg.name.clone();
+                let cfg = self.producers[p].cfg.clone();
+                let name = &cfg.name;
                 tr!(self, "{name}: close() aborts the open transaction");
                 self.txn_abort_undrained(p);
             }
@@ -3248,7 +3292,8 @@ impl Sim {
         if commit.is_some() && self.producers[p].txn.is_none() {
             // beginTransaction()
             self.producers[p].txn = Some(TxnRun::new(Some(t)));
-            let name = self.producers[p].cfg.name.clone();
+            let cfg = self.producers[p].cfg.clone();
+            let name = &cfg.name;
             tr!(self, "{name}: beginTransaction()");
         }
         let rec = self.rec_index(t, i);
@@ -3261,7 +3306,8 @@ impl Sim {
             if let Some(tx) = self.producers[p].txn.as_mut() {
                 tx.ending = Some(c);
             }
-            let name = self.producers[p].cfg.name.clone();
+            let cfg = self.producers[p].cfg.clone();
+            let name = &cfg.name;
             tr!(self, "{name}: {}", if c { "commitTransaction() (flushing first)" } else { "abortTransaction()" });
             if c {
                 self.commit_called(p);
@@ -3653,7 +3699,7 @@ impl Sim {
     /// Checked after every event; a violation stops the run (it is a bug in the engine).
     fn check_invariants(&self) -> Result<(), SimError> {
         let fail = |m: String| Err(SimError::Invariant { at: self.now, message: m });
-        if let Some(v) = &self.txn_violation {
+        if let Some(v) = &self.violation {
             return fail(v.clone());
         }
         for (b, br) in self.brokers.iter().enumerate() {
@@ -3752,17 +3798,6 @@ impl Sim {
                             Self::bname(b),
                             ls.epoch
                         ));
-                    }
-                    if let Some(&first) = self.leaders_by_epoch.get(&(p, ls.epoch)) {
-                        if first != b {
-                            return fail(format!(
-                                "{}: epoch {} was led by {} and then by {}",
-                                self.parts[p].name,
-                                ls.epoch,
-                                Self::bname(first),
-                                Self::bname(b)
-                            ));
-                        }
                     }
                 }
             }
@@ -3888,7 +3923,7 @@ enum Death {
 }
 
 pub fn names(bs: &[usize]) -> String {
-    bs.iter().map(|&b| Sim::bname(b)).collect::<Vec<_>>().join(", ")
+    bs.iter().map(|&b| Sim::bname(b).to_string()).collect::<Vec<_>>().join(", ")
 }
 
 fn acks_name(a: i8) -> &'static str {
@@ -3956,7 +3991,7 @@ impl Sim {
                     if let Some(b) = r.batch.and_then(|id| pr.batches.get(&id)) {
                         in_flight.push((
                             b.recs.iter().map(|&x| self.recs[x as usize].id.to_string()).collect(),
-                            Sim::bname(r.broker),
+                            Sim::bname(r.broker).to_string(),
                             b.attempts,
                             b.seq,
                         ));
@@ -4012,7 +4047,7 @@ pub struct WireView {
 impl Sim {
     fn node_label(&self, n: Node) -> String {
         match n {
-            Node::Broker(b) => Sim::bname(b),
+            Node::Broker(b) => Sim::bname(b).to_string(),
             Node::Controller => "controller".into(),
             Node::Group => "group coordinator".into(),
             Node::TxnCoord => "transaction coordinator".into(),

@@ -447,7 +447,7 @@ impl Sim {
         let Some(m) = self.txn_ids.get_mut(id) else { return };
         if !to.may_follow(m.state) {
             // An illegal transition is an engine bug, reported like any invariant.
-            self.txn_violation = Some(format!("transaction {id}: {} -> {} is not a legal transition", m.state.name(), to.name()));
+            self.violation = Some(format!("transaction {id}: {} -> {} is not a legal transition", m.state.name(), to.name()));
             return;
         }
         let from = m.state;
