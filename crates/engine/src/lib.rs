@@ -14,6 +14,7 @@ pub mod log;
 pub mod report;
 pub mod scenario;
 pub mod sim;
+pub mod toml_value;
 
 pub use report::Report;
 pub use scenario::{Scenario, ScenarioError};

@@ -4,8 +4,8 @@
 //! Every key is read explicitly, so a key the lab does not know is an error that names it,
 //! never a silent default. Messages quote Kafka's own wording where Kafka has one.
 
+use crate::toml_value::Value;
 use std::fmt;
-use toml::Value;
 
 /// A Kafka version profile. Behaviour that changed between releases is keyed on this,
 /// following the profile table in `kafka-rules.md` §0.3.
@@ -350,7 +350,7 @@ pub const FATES: [&str; 8] = ["aborted-read", "aborted", "pending", "duplicated"
 
 struct Table<'a> {
     path: String,
-    t: &'a toml::map::Map<String, Value>,
+    t: &'a crate::toml_value::Table,
     seen: Vec<&'static str>,
 }
 
@@ -495,10 +495,10 @@ fn murmur2(data: &[u8]) -> i32 {
 impl Scenario {
     /// Parses and validates a scenario file.
     pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
-        let root: Value = match text.parse::<toml::Table>() {
+        let root: Value = match crate::toml_value::parse(text) {
             Ok(t) => Value::Table(t),
             Err(e) => {
-                let msg = e.to_string().replace('\n', " ").split_whitespace().collect::<Vec<_>>().join(" ");
+                let msg = e.replace('\n', " ").split_whitespace().collect::<Vec<_>>().join(" ");
                 return err("file", format!("not valid TOML: {msg}"));
             }
         };
@@ -1102,7 +1102,7 @@ fn parse_consumer(
             // transactional.id, validated like any producer (a transactional.id with acks=1 is
             // Kafka's ConfigException).
             let mut pt = match producer_value {
-                None => toml::value::Table::new(),
+                None => crate::toml_value::Table::new(),
                 Some(Value::Table(pt)) => pt,
                 Some(o) => return err(producer_path, format!("expected a table of producer configs, found {}", o.type_str())),
             };
