@@ -1155,7 +1155,7 @@ impl App {
                 .rows
                 .iter()
                 .filter(|(_, &n)| n > 0)
-                .map(|(&r, &n)| format!("{}{}", sim.recs[r as usize].id, if n > 1 { format!(" ×{n}") } else { String::new() }))
+                .map(|(r, &n)| format!("{}{}", sim.recs[r as usize].id, if n > 1 { format!(" ×{n}") } else { String::new() }))
                 .collect(),
             "upsert" => g.upserts.iter().map(|(k, &r)| format!("{k} = {}", sim.recs[r as usize].id)).collect(),
             _ => Vec::new(),

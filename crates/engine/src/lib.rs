@@ -15,6 +15,7 @@ pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod toml_value;
+pub mod vecmap;
 
 pub use report::Report;
 pub use scenario::{Scenario, ScenarioError};

@@ -2,7 +2,8 @@
 //! state rebuilt from the log (the parts of `UnifiedLog`, `LeaderEpochFileCache` and
 //! `ProducerStateManager` the lab needs).
 
-use std::collections::{BTreeMap, VecDeque};
+use crate::vecmap::VecMap;
+use std::collections::VecDeque;
 
 pub type Time = u64;
 pub type RecId = u32;
@@ -80,10 +81,10 @@ pub struct Log {
     pub hw: u64,
     /// Leader-epoch cache: (epoch, start offset), both strictly increasing.
     pub epochs: Vec<(i32, u64)>,
-    pub producers: BTreeMap<i64, ProducerEntry>,
+    pub producers: VecMap<i64, ProducerEntry>,
     /// Open transactions: producer id -> offset of its first transactional batch here
     /// (`ProducerStateEntry.currentTxnFirstOffset`).
-    pub ongoing: BTreeMap<i64, u64>,
+    pub ongoing: VecMap<i64, u64>,
     /// Completed transactions as (first offset, marker offset): they hold the LSO back until
     /// the high watermark passes their marker (`ProducerStateManager.removeUnreplicatedTransactions`).
     pub completed: Vec<(u64, u64)>,

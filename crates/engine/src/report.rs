@@ -3,8 +3,8 @@
 
 use crate::scenario::{Expect, PartitionExpect};
 use crate::sim::{fmt_time, marker_name, RecStatus, Sim, MS};
+use crate::vecmap::VecMap;
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct RecordReport {
@@ -33,7 +33,7 @@ pub struct GroupFate {
     pub sink_rows: u32,
     pub outputs: u32,
     pub fate: &'static str,
-    pub members: BTreeMap<String, u32>,
+    pub members: VecMap<String, u32>,
     #[serde(skip)]
     pub effect: u32,
 }
@@ -119,7 +119,7 @@ impl Report {
             // it and below the HW, found in one backward pass.
             let hw = (log.hw as usize).min(log.entries.len());
             let mut outcome: Vec<Option<crate::log::Control>> = vec![None; hw];
-            let mut next_marker: BTreeMap<i64, crate::log::Control> = BTreeMap::new();
+            let mut next_marker: VecMap<i64, crate::log::Control> = VecMap::new();
             for off in (0..hw).rev() {
                 let e = &log.entries[off];
                 match e.control {
@@ -173,7 +173,7 @@ impl Report {
         // at a lower offset in the same partition.
         let mut reordered: Dense<bool> = Dense::new(n);
         {
-            let mut by_part: BTreeMap<(usize, usize), Vec<(u64, u64, u32)>> = BTreeMap::new();
+            let mut by_part: VecMap<(usize, usize), Vec<(u64, u64, u32)>> = VecMap::new();
             for (i, r) in sim.recs.iter().enumerate() {
                 if let (Some(&off), Some(order)) = (first_offset.get(&(i as u32)), r.send_order) {
                     by_part.entry((r.part, r.producer)).or_default().push((off, order, i as u32));
@@ -192,7 +192,7 @@ impl Report {
         }
         let topics: Vec<std::rc::Rc<str>> = sc.topics.iter().map(|t| t.name.as_str().into()).collect();
         // Fate sentences repeat: each distinct one is written once.
-        let mut sentences: BTreeMap<(&str, u32, &str, u8), String> = BTreeMap::new();
+        let mut sentences: VecMap<(&str, u32, &str, u8), String> = VecMap::new();
         for (i, r) in sim.recs.iter().enumerate() {
             if r.output_of.is_some() {
                 // Read-process-write outputs are counted on their input record.
@@ -284,7 +284,7 @@ impl Report {
                     .iter()
                     .filter(|cs| cs.group == gi)
                     .map(|cs| (cs.cfg.name.clone(), sim.processed_by(cs, id)))
-                    .collect::<BTreeMap<String, u32>>();
+                    .collect::<VecMap<String, u32>>();
                 stages.push(if output.is_some() {
                     Stage::Output
                 } else if g.sink != "none" {

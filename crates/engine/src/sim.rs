@@ -3,15 +3,16 @@
 //!
 //! Sans-IO: nothing here reads a clock, a file or the network. Time is a number of simulated
 //! microseconds, randomness comes from one ChaCha8 stream seeded by the scenario, and every
-//! collection that is iterated is ordered (`BTreeMap`, `Vec`). Rule tags such as R-E3 refer to
+//! collection that is iterated is ordered (`VecMap`, `Vec`). Rule tags such as R-E3 refer to
 //! `kafka-rules.md` and are listed with their Kafka sources in `docs/fidelity.md`.
 
 use crate::idxmap::IdxMap;
 use crate::log::{Control, Entry, Log, RecId, Time};
 use crate::scenario::{partition_for_key, Action, Fault, Hook, ProducerCfg, Scenario, Version, When};
+use crate::vecmap::{VecMap, VecSet};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 
 /// Microseconds per simulated millisecond.
@@ -560,7 +561,7 @@ struct PPart {
     dq: VecDeque<u64>,
     next_seq: i32,
     last_acked: i32,
-    inflight: BTreeSet<(i32, u64)>,
+    inflight: VecSet<(i32, u64)>,
     n_inflight: u32,
     unresolved: bool,
 }
@@ -590,8 +591,8 @@ pub struct Producer {
     meta_wanted: bool,
     rr: usize,
     parts: Vec<PPart>,
-    batches: BTreeMap<u64, PBatch>,
-    reqs: BTreeMap<u64, PReq>,
+    batches: VecMap<u64, PBatch>,
+    reqs: VecMap<u64, PReq>,
     inflight_to: Vec<u32>,
     /// Reconnect backoff per broker after a disconnect.
     backoff_until: Vec<Time>,
@@ -621,8 +622,8 @@ impl Producer {
             meta_wanted: true,
             rr: 0,
             parts: vec![PPart { last_acked: -1, ..Default::default() }; np],
-            batches: BTreeMap::new(),
-            reqs: BTreeMap::new(),
+            batches: VecMap::new(),
+            reqs: VecMap::new(),
             inflight_to: vec![0; nb],
             backoff_until: vec![0; nb],
             reconnects: vec![0; nb],
@@ -734,7 +735,7 @@ pub struct Sim {
     seq: u64,
     /// Events by (time, sequence). Boxed: an event is 144 bytes, and a B-tree moves its values
     /// on every insert and removal.
-    queue: BTreeMap<(Time, u64), Box<Ev>>,
+    queue: std::collections::BTreeMap<(Time, u64), Box<Ev>>,
     rng: ChaCha8Rng,
     pub brokers: Vec<Broker>,
     pub ctrl: Controller,
@@ -744,11 +745,11 @@ pub struct Sim {
     tables: Vec<TableRun>,
     fault_fired: Vec<bool>,
     pub errors: Vec<ClientError>,
-    link_last: BTreeMap<(Node, Node), Time>,
+    link_last: VecMap<(Node, Node), Time>,
     pub events: u64,
     next_id: u64,
     send_counter: u64,
-    leaders_by_epoch: BTreeMap<(usize, i32), usize>,
+    leaders_by_epoch: VecMap<(usize, i32), usize>,
     hooks: Vec<HookEv>,
     /// Whether records keep their why-chains (on by default; the lab's replays of a finished
     /// run turn it off, as the finished run already holds every chain).
@@ -769,22 +770,22 @@ pub struct Sim {
     pub groups: Vec<Group>,
     consumer_topics: Vec<Vec<usize>>,
     /// Read-process-write output records: (input record, output topic) -> output record.
-    out_rec: BTreeMap<(RecId, usize), RecId>,
+    out_rec: std::collections::BTreeMap<(RecId, usize), RecId>,
     /// Clients waiting for a transaction coordinator (their COORDINATOR_NOT_AVAILABLE is
     /// reported once per wait).
-    coordinator_waiting: BTreeSet<(Node, String)>,
+    coordinator_waiting: VecSet<(Node, String)>,
     /// How many events in the queue are work still to come (faults, application steps, ...):
     /// kept as a count so that the quiescence check does not scan the queue for them.
     work: u64,
     /// Messages addressed to an instance that `start-zombie` moved to a new slot.
-    redirect: BTreeMap<(usize, u32), usize>,
+    redirect: VecMap<(usize, u32), usize>,
     /// The `__transaction_state` partitions in use, by partition number.
-    pub txn_log: BTreeMap<u32, TxnLogPart>,
+    pub txn_log: VecMap<u32, TxnLogPart>,
     /// Every transaction state the coordinators wrote, in order; `__transaction_state`
     /// entries point into it (shared, so that a checkpoint does not copy them).
     pub txn_log_recs: Vec<std::rc::Rc<(String, TxnMeta)>>,
     /// The transaction coordinator's metadata per transactional.id.
-    pub txn_ids: BTreeMap<String, TxnMeta>,
+    pub txn_ids: VecMap<String, TxnMeta>,
     /// An invariant broken inside an event (an illegal transaction state transition, a second
     /// leader of one epoch), reported by `check_invariants` once the event is done.
     violation: Option<String>,
@@ -845,8 +846,8 @@ impl Sim {
         }
         // R-H1: the `__transaction_state` partitions of the scenario's transactional.ids are
         // real partitions, replicated like any other (unclean election forced off).
-        let mut txn_log = BTreeMap::new();
-        let ids: BTreeSet<&str> = sc
+        let mut txn_log = VecMap::new();
+        let ids: VecSet<&str> = sc
             .producers
             .iter()
             .chain(sc.consumers.iter().filter_map(|c| c.producer.as_ref()))
@@ -903,7 +904,7 @@ impl Sim {
         // Read-process-write: each such consumer's application has its own transactional
         // producer, and each input record it may read has one output record ("x1->out").
         let consumer_topics: Vec<Vec<usize>> = sc.consumers.iter().map(|c| consumer::subscription(&sc, c)).collect();
-        let mut out_rec = BTreeMap::new();
+        let mut out_rec = std::collections::BTreeMap::new();
         let n_inputs = recs.len();
         let keys: Vec<(String, u32)> = sc.sends.iter().flat_map(|s| s.records.iter().map(|r| (r.key.clone(), r.size_bytes))).collect();
         for (ci, c) in sc.consumers.iter().enumerate() {
@@ -931,7 +932,7 @@ impl Sim {
             sc: std::rc::Rc::new(sc),
             now: 0,
             seq: 0,
-            queue: BTreeMap::new(),
+            queue: std::collections::BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             brokers,
             ctrl: Controller { parts: ctrl_parts, fenced: vec![false; nb], last_hb: vec![0; nb], hb_seq: vec![0; nb], inc: vec![0; nb] },
@@ -941,11 +942,11 @@ impl Sim {
             tables: sc_sends_producers.iter().map(|&producer| TableRun { next: 0, done: false, producer }).collect(),
             fault_fired: vec![false; nf],
             errors: Vec::new(),
-            link_last: BTreeMap::new(),
+            link_last: VecMap::new(),
             events: 0,
             next_id: 1,
             send_counter: 0,
-            leaders_by_epoch: BTreeMap::new(),
+            leaders_by_epoch: VecMap::new(),
             hooks: Vec::new(),
             explain: true,
             trace: if trace { Some(Vec::new()) } else { None },
@@ -961,13 +962,13 @@ impl Sim {
             groups: Vec::new(),
             consumer_topics,
             out_rec,
-            txn_ids: BTreeMap::new(),
+            txn_ids: VecMap::new(),
             txn_log,
             txn_log_recs: Vec::new(),
             violation: None,
-            redirect: BTreeMap::new(),
+            redirect: VecMap::new(),
             work: 0,
-            coordinator_waiting: BTreeSet::new(),
+            coordinator_waiting: VecSet::new(),
         };
         sim.start();
         Ok(sim)
@@ -1748,7 +1749,7 @@ impl Sim {
     #[allow(clippy::too_many_arguments)]
     fn complete_produce(&mut self, b: usize, p: usize, to: Node, req: u64, base: u64, recs: &[RecId], drop_reply: bool, delay_reply: Time) {
         let ls = &self.brokers[b].leading[&p];
-        let mut maximal: BTreeSet<usize> = ls.isr.iter().copied().collect();
+        let mut maximal: VecSet<usize> = ls.isr.iter().copied().collect();
         if let Some((pend, _)) = &ls.pending_isr {
             maximal.extend(pend.iter().copied());
         }
@@ -2340,11 +2341,11 @@ impl Sim {
     /// Adds a line to the why-chain of the records this partition change matters to: those
     /// some replica holds but the new leader does not.
     fn partition_why(&mut self, p: usize, new_leader: Option<usize>, line: String) {
-        let have: BTreeSet<RecId> = match new_leader {
+        let have: VecSet<RecId> = match new_leader {
             Some(l) => self.brokers[l].logs.get(&p).map(|lg| lg.entries.iter().filter_map(|e| e.rec).collect()).unwrap_or_default(),
-            None => BTreeSet::new(),
+            None => VecSet::new(),
         };
-        let mut affected = BTreeSet::new();
+        let mut affected = VecSet::new();
         for br in &self.brokers {
             if let Some(lg) = br.logs.get(&p) {
                 for e in &lg.entries {

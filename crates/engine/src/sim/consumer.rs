@@ -38,7 +38,7 @@ pub struct Consumer {
     pub assigned: Vec<usize>,
     pub position: IdxMap<u64>,
     pub(crate) phase: CPhase,
-    outstanding: BTreeSet<usize>,
+    outstanding: VecSet<usize>,
     polled: Vec<(usize, u64, RecId)>,
     queue: VecDeque<(usize, u64, RecId)>,
     last_auto: Time,
@@ -55,10 +55,10 @@ pub struct Consumer {
     pub member: bool,
     commit_retried: bool,
     /// Records this member processed, and how often.
-    pub processed: BTreeMap<RecId, u32>,
+    pub processed: IdxMap<u32, RecId>,
     /// Newly assigned partitions whose committed offset is still to be fetched (OffsetFetch
     /// with requireStable, R-L4).
-    fetch_needed: BTreeSet<usize>,
+    fetch_needed: VecSet<usize>,
     last_poll: Time,
 }
 
@@ -70,14 +70,14 @@ pub struct Group {
     pub generation: u32,
     pub committed: IdxMap<u64>,
     /// Insert sink: rows per record. Upsert sink: the record last written per key.
-    pub rows: BTreeMap<RecId, u32>,
-    pub upserts: BTreeMap<String, RecId>,
+    pub rows: IdxMap<u32, RecId>,
+    pub upserts: VecMap<String, RecId>,
     /// in-sink: offsets stored in the database's own transaction.
     pub sink_offsets: IdxMap<u64>,
-    pub processed: BTreeMap<RecId, u32>,
+    pub processed: IdxMap<u32, RecId>,
     pub sink: String,
     /// Transactional offset commits waiting for their transaction's marker, per producer id.
-    pub pending: BTreeMap<i64, Vec<(usize, u64)>>,
+    pub pending: VecMap<i64, Vec<(usize, u64)>>,
 }
 
 /// The topics a consumer subscribes to: its `topics`, else every topic the sends write to
@@ -120,7 +120,7 @@ impl Sim {
                 assigned: Vec::new(),
                 position: IdxMap::new(),
                 phase: CPhase::Idle,
-                outstanding: BTreeSet::new(),
+                outstanding: VecSet::new(),
                 polled: Vec::new(),
                 queue: VecDeque::new(),
                 last_auto: at,
@@ -131,8 +131,8 @@ impl Sim {
                 generation: 0,
                 member: false,
                 commit_retried: false,
-                processed: BTreeMap::new(),
-                fetch_needed: BTreeSet::new(),
+                processed: IdxMap::new(),
+                fetch_needed: VecSet::new(),
                 last_poll: 0,
             });
             self.push(at, Ev::ConsumerStart { c: i });
@@ -181,7 +181,7 @@ impl Sim {
         self.groups[g].generation += 1;
         let mut members = self.groups[g].members.clone();
         members.sort_by(|a, b| self.consumers[*a].cfg.name.cmp(&self.consumers[*b].cfg.name));
-        let mut assignment: BTreeMap<usize, Vec<usize>> = members.iter().map(|&m| (m, Vec::new())).collect();
+        let mut assignment: VecMap<usize, Vec<usize>> = members.iter().map(|&m| (m, Vec::new())).collect();
         let mut topics: Vec<usize> = members.iter().flat_map(|&m| self.consumer_topics[m].clone()).collect();
         topics.sort();
         topics.dedup();
@@ -214,7 +214,7 @@ impl Sim {
                 }
             );
             let mut pos = IdxMap::new();
-            let mut fetch = BTreeSet::new();
+            let mut fetch = VecSet::new();
             for &p in &parts {
                 let kept = self.consumers[m].position.get(&p).copied().filter(|_| self.consumers[m].assigned.contains(&p));
                 if kept.is_none() || self.consumers[m].fetch_needed.contains(&p) {
@@ -296,7 +296,7 @@ impl Sim {
             self.send_commit(c, "auto-commit at the start of poll()");
         }
         let assigned = self.consumers[c].assigned.clone();
-        let mut sent = BTreeSet::new();
+        let mut sent = VecSet::new();
         for p in assigned {
             let Some(leader) = self.ctrl.parts[p].leader else { continue };
             let offset = self.consumers[c].position[&p];

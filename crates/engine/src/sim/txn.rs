@@ -17,7 +17,7 @@ use super::*;
 pub struct TxnRun {
     /// The `[[send]]` table it runs; None for a read-process-write transaction.
     pub table: Option<usize>,
-    pub parts: BTreeSet<usize>,
+    pub parts: VecSet<usize>,
     pub recs: Vec<RecId>,
     pub failed: bool,
     /// Some(true) once the application called commitTransaction(), Some(false) for abort.
@@ -30,8 +30,8 @@ pub struct TxnRun {
     pub end_attempts: u32,
     /// Partitions the coordinator has added, and those being added (with the time to retry
     /// after CONCURRENT_TRANSACTIONS; `Time::MAX` while a request is out).
-    pub added: BTreeSet<usize>,
-    pub adding: BTreeMap<usize, Time>,
+    pub added: VecSet<usize>,
+    pub adding: VecMap<usize, Time>,
     /// Read-process-write: where sendOffsetsToTransaction() is.
     pub offsets: OffsetsStep,
 }
@@ -55,7 +55,7 @@ impl TxnRun {
     pub fn new(table: Option<usize>) -> TxnRun {
         TxnRun {
             table,
-            parts: BTreeSet::new(),
+            parts: VecSet::new(),
             recs: Vec::new(),
             failed: false,
             ending: None,
@@ -63,8 +63,8 @@ impl TxnRun {
             end_deadline: 0,
             end_retry_at: 0,
             end_attempts: 0,
-            added: BTreeSet::new(),
-            adding: BTreeMap::new(),
+            added: VecSet::new(),
+            adding: VecMap::new(),
             offsets: OffsetsStep::None,
         }
     }
@@ -120,9 +120,9 @@ pub struct TxnMeta {
     pub pid: i64,
     pub epoch: i16,
     pub state: TxnState,
-    pub parts: BTreeSet<usize>,
+    pub parts: VecSet<usize>,
     /// Consumer groups whose offsets are in the transaction (AddOffsetsToTxn).
-    pub groups: BTreeSet<usize>,
+    pub groups: VecSet<usize>,
     pub recs: Vec<RecId>,
     pub started: Time,
     pub timeout: Time,
@@ -133,7 +133,7 @@ pub struct TxnMeta {
     pub updated: Time,
     /// Partitions whose marker is not written yet: (attempt, broker it was last sent to). A
     /// retry timer acts only if its attempt is still the current one.
-    pub pending_markers: BTreeMap<usize, (u32, Option<usize>)>,
+    pub pending_markers: VecMap<usize, (u32, Option<usize>)>,
 }
 
 /// One partition of `__transaction_state` in use: which of the simulation's partitions it is,
@@ -379,7 +379,7 @@ impl Sim {
     /// PrepareAbort by sending its markers again; Ongoing ones stay open (R-H6).
     pub(crate) fn txn_coordinator_load(&mut self, b: usize, part: usize, epoch: i32) {
         let Some(tp) = self.parts[part].internal else { return };
-        let mut latest: BTreeMap<String, u32> = BTreeMap::new();
+        let mut latest: VecMap<String, u32> = VecMap::new();
         for e in &self.brokers[b].logs[&part].entries {
             if let Some(i) = e.state_rec {
                 latest.insert(self.txn_log_recs[i as usize].0.clone(), i);
@@ -486,14 +486,14 @@ impl Sim {
             pid,
             epoch,
             state: TxnState::Empty,
-            parts: BTreeSet::new(),
-            groups: BTreeSet::new(),
+            parts: VecSet::new(),
+            groups: VecSet::new(),
             recs: Vec::new(),
             started: now,
             timeout: timeout_ms * MS,
             last_epoch: None,
             updated: now,
-            pending_markers: BTreeMap::new(),
+            pending_markers: VecMap::new(),
         });
         meta.epoch = epoch;
         meta.timeout = timeout_ms * MS;
@@ -843,8 +843,8 @@ impl Sim {
 
     /// Sends every marker of a transaction; returns the queue key of each marker request, by
     /// partition (for wire faults on the `prepare-commit` hook).
-    fn txn_send_markers(&mut self, id: &str, commit: bool) -> BTreeMap<usize, (Time, u64)> {
-        let mut keys = BTreeMap::new();
+    fn txn_send_markers(&mut self, id: &str, commit: bool) -> VecMap<usize, (Time, u64)> {
+        let mut keys = VecMap::new();
         let Some(meta) = self.txn_ids.get_mut(id) else { return keys };
         meta.pending_markers = meta.parts.iter().map(|&p| (p, (0, None))).collect();
         meta.pending_markers.extend(meta.groups.iter().map(|&g| (GROUP_MARKER_BASE + g, (0, None))));
