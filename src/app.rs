@@ -575,7 +575,7 @@ impl Component for App {
                 self.edit(r)
             }
             Msg::Send(n, transaction) => {
-                let used: std::collections::BTreeSet<String> =
+                let used: klab::vecmap::VecSet<String> =
                     self.run.as_ref().map(|r| r.final_report.records.iter().map(|x| x.id.to_string()).collect()).unwrap_or_default();
                 let ids: Vec<String> = (1..).map(|i| format!("x{i}")).filter(|c| !used.contains(c)).take(n).collect();
                 let r = settings::add_send(&self.text, self.now_ms(), &ids, transaction);
@@ -899,7 +899,7 @@ impl App {
     fn view_diagram(&self, ctx: &Context<Self>) -> Html {
         let (Some(sim), Some(report)) = (&self.sim, &self.report) else { return html! {} };
         let link = ctx.link();
-        let empty = std::collections::BTreeMap::new();
+        let empty = klab::vecmap::VecMap::new();
         let fates = self.run.as_ref().map(|r| &r.final_fates).unwrap_or(&empty);
         html! {
             <section class="panel diagram" aria-labelledby="h-cluster">
@@ -1063,7 +1063,7 @@ impl App {
             o if o.chars().count() > 14 => format!("{}…", o.chars().take(13).collect::<String>()),
             o => o.to_string(),
         };
-        let links: std::collections::BTreeSet<(String, String)> =
+        let links: klab::vecmap::VecSet<(String, String)> =
             wire.iter().map(|m| if m.from < m.to { (m.from.clone(), m.to.clone()) } else { (m.to.clone(), m.from.clone()) }).collect();
         let now = sim.now;
         html! {
@@ -1185,7 +1185,7 @@ impl App {
         }
     }
 
-    fn view_partition(&self, p: &PartitionReport, sim: &Sim, fates: &std::collections::BTreeMap<String, String>) -> Html {
+    fn view_partition(&self, p: &PartitionReport, sim: &Sim, fates: &klab::vecmap::VecMap<String, String>) -> Html {
         let longest = p.replicas.iter().map(|r| r.log.len()).max().unwrap_or(0);
         let shown = longest.min(36);
         let first = longest - shown;

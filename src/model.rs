@@ -25,7 +25,7 @@ pub struct Run {
     pub fault_stops: Vec<usize>,
     pub final_report: Report,
     /// Each record's fate at the end, by id (looked up on every redraw).
-    pub final_fates: std::collections::BTreeMap<String, String>,
+    pub final_fates: klab::vecmap::VecMap<String, String>,
     pub total_events: u64,
     checkpoints: Vec<Sim>,
 }
@@ -72,7 +72,10 @@ impl Run {
                 fault_stops.push(stops.len() - 1);
             }
         }
-        let final_fates = final_report.records.iter().map(|r| (r.id.to_string(), r.fate.to_string())).collect();
+        // Sorted first: a VecMap is filled in key order in O(1) per record.
+        let mut fates: Vec<(String, String)> = final_report.records.iter().map(|r| (r.id.to_string(), r.fate.to_string())).collect();
+        fates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let final_fates = fates.into_iter().collect();
         Ok(Run { trace, trace_at, stops, fault_stops, final_report, final_fates, total_events: sim.events, checkpoints })
     }
 

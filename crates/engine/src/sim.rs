@@ -770,7 +770,7 @@ pub struct Sim {
     pub groups: Vec<Group>,
     consumer_topics: Vec<Vec<usize>>,
     /// Read-process-write output records: (input record, output topic) -> output record.
-    out_rec: std::collections::BTreeMap<(RecId, usize), RecId>,
+    out_rec: VecMap<(RecId, usize), RecId>,
     /// Clients waiting for a transaction coordinator (their COORDINATOR_NOT_AVAILABLE is
     /// reported once per wait).
     coordinator_waiting: VecSet<(Node, String)>,
@@ -904,7 +904,7 @@ impl Sim {
         // Read-process-write: each such consumer's application has its own transactional
         // producer, and each input record it may read has one output record ("x1->out").
         let consumer_topics: Vec<Vec<usize>> = sc.consumers.iter().map(|c| consumer::subscription(&sc, c)).collect();
-        let mut out_rec = std::collections::BTreeMap::new();
+        let mut out_rec = VecMap::new();
         let n_inputs = recs.len();
         let keys: Vec<(String, u32)> = sc.sends.iter().flat_map(|s| s.records.iter().map(|r| (r.key.clone(), r.size_bytes))).collect();
         for (ci, c) in sc.consumers.iter().enumerate() {

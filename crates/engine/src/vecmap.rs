@@ -173,6 +173,8 @@ impl<K: Ord, V> Extend<(K, V)> for VecMap<K, V> {
 }
 
 impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
+    /// Entries in key order are appended in O(1) each; a long list in random order should be
+    /// sorted first (an insertion in the middle moves the entries after it).
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut m = VecMap::new();
         m.extend(iter);
@@ -270,9 +272,7 @@ impl<K: Ord> Extend<K> for VecSet<K> {
 
 impl<K: Ord> FromIterator<K> for VecSet<K> {
     fn from_iter<I: IntoIterator<Item = K>>(iter: I) -> Self {
-        let mut s = VecSet::new();
-        s.extend(iter);
-        s
+        VecSet { m: iter.into_iter().map(|k| (k, ())).collect() }
     }
 }
 
@@ -310,6 +310,8 @@ mod tests {
         assert_eq!(m.pop_first(), Some((1, 1)));
         m.retain(|k, _| *k != 9);
         assert_eq!(m.keys().copied().collect::<Vec<_>>(), vec![3, 7]);
+        let c: VecMap<u32, &str> = [(2, "a"), (1, "b"), (2, "c")].into_iter().collect::<VecMap<_, _>>();
+        assert_eq!(c.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(), vec![(1, "b"), (2, "c")]);
     }
 
     #[test]
