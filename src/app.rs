@@ -1067,19 +1067,19 @@ impl App {
             wire.iter().map(|m| if m.from < m.to { (m.from.clone(), m.to.clone()) } else { (m.to.clone(), m.from.clone()) }).collect();
         let now = sim.now;
         html! {
-            <svg class="network" viewBox={format!("0 0 {w} {h}")} role="img"
+            <svg class="network" viewBox={format!("0 0 {} {}", px(w), px(h))} role="img"
                 aria-label={format!("Messages in flight between the nodes: {}", wire.len())}>
                 { for links.iter().filter_map(|(a, b)| {
                     let ((x0, y0), (x1, y1)) = (pos(a)?, pos(b)?);
-                    Some(html! { <line x1={x0.to_string()} y1={y0.to_string()} x2={x1.to_string()} y2={y1.to_string()} stroke="#c8cdd2" stroke-width="1.5" /> })
+                    Some(html! { <line x1={px(x0)} y1={px(y0)} x2={px(x1)} y2={px(y1)} stroke="#c8cdd2" stroke-width="1.5" /> })
                 }) }
                 { for nodes.iter().filter_map(|(n, _, _)| {
                     let (x, y) = pos(n)?;
                     let down = n.starts_with('b') && n[1..].parse::<usize>().ok().map(|b| !sim.brokers[b - 1].alive).unwrap_or(false);
                     Some(html! { <g>
-                        <rect x={(x - 60.0).to_string()} y={(y - 12.0).to_string()} width="120" height="24" rx="4"
+                        <rect x={px((x - 60.0))} y={px((y - 12.0))} width="120" height="24" rx="4"
                             fill={if down { "#eee" } else { "#f4f8fb" }} stroke={if down { "#bbb" } else { "#678" }} stroke-dasharray={if down { "3 2" } else { "" }} />
-                        <text x={x.to_string()} y={(y + 4.0).to_string()} font-size="11" text-anchor="middle">{ format!("{}{}", short(n), if down { " (down)" } else { "" }) }</text>
+                        <text x={px(x)} y={px((y + 4.0))} font-size="11" text-anchor="middle">{ format!("{}{}", short(n), if down { " (down)" } else { "" }) }</text>
                     </g> })
                 }) }
                 { for wire.iter().filter_map(|m| {
@@ -1107,7 +1107,7 @@ impl App {
                     let drop = m.droppable.clone();
                     let onclick = drop.map(|(hook, rec)| link.callback(move |_| Msg::DropMessage(hook, rec.clone())));
                     let droppable = onclick.is_some();
-                    Some(html! { <circle cx={format!("{x:.1}")} cy={format!("{y:.1}")} r={if droppable { "6" } else { "5" }} fill={colour} stroke="#333" stroke-width="0.5"
+                    Some(html! { <circle cx={px(x)} cy={px(y)} r={if droppable { "6" } else { "5" }} fill={colour} stroke="#333" stroke-width="0.5"
                         class={if droppable { "droppable" } else { "" }} {onclick}>
                         <title>{ format!("{} → {}: {}{}", m.from, m.to, m.what, if droppable { " (click to drop it)" } else { "" }) }</title>
                     </circle> })
@@ -1206,7 +1206,7 @@ impl App {
         html! {
             <figure aria-label={format!("Partition {}/{}", p.topic, p.partition)}>
                 <figcaption>{ label.clone() }</figcaption>
-                <svg viewBox={format!("0 0 {width} {height}")} role="img" aria-label={label}>
+                <svg viewBox={format!("0 0 {} {}", px(width), px(height))} role="img" aria-label={label}>
                     { for p.replicas.iter().enumerate().map(|(i, r)| {
                         let y = 20.0 + row * i as f64;
                         let b: usize = r.broker.trim_start_matches('b').parse::<usize>().unwrap_or(1) - 1;
@@ -1219,8 +1219,8 @@ impl App {
                         let leo_x = left + cell * (r.log_end_offset.saturating_sub(first as u64) as f64);
                         html! {
                             <g opacity={if r.alive { "1" } else { "0.45" }}>
-                                <text x="4" y={(y + 13.0).to_string()} font-size="13" font-weight={if leader { "700" } else { "400" }}>{ title }</text>
-                                <text x="4" y={(y + 28.0).to_string()} font-size="11" fill="#555">{ sub }</text>
+                                <text x="4" y={px((y + 13.0))} font-size="13" font-weight={if leader { "700" } else { "400" }}>{ title }</text>
+                                <text x="4" y={px((y + 28.0))} font-size="11" fill="#555">{ sub }</text>
                                                                 { for r.log.iter().enumerate().skip(first).map(|(off, id)| {
                                     let id: &str = id;
                                     let x = left + cell * (off - first) as f64;
@@ -1236,22 +1236,22 @@ impl App {
                                     html! {
                                         <g>
                                             <title>{ format!("offset {off}: {id} ({}{})", if committed { "below the high watermark" } else { "above the high watermark: not yet committed" }, if label != id { String::new() } else { format!("; final fate {fate}") }) }</title>
-                                            <rect class="cell" x={x.to_string()} y={(y + 2.0).to_string()} width={(cell - 2.0).to_string()} height="24" rx="3"
+                                            <rect class="cell" x={px(x)} y={px((y + 2.0))} width={px((cell - 2.0))} height="24" rx="3"
                                                 fill={fate_colour(fate)} fill-opacity={if committed { "0.35" } else { "0.12" }}
                                                 stroke={if sel { "#000" } else { "#888" }} stroke-width={if sel { "3" } else { "1" }}
                                                 stroke-dasharray={if committed { "" } else { "3 2" }} />
-                                            <text x={(x + 4.0).to_string()} y={(y + 19.0).to_string()} font-size={if marker { "8" } else { "12" }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ label.to_string() }</text>
+                                            <text x={px((x + 4.0))} y={px((y + 19.0))} font-size={if marker { "8" } else { "12" }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ label.to_string() }</text>
                                         </g>
                                     }
                                 }) }
-                                <line x1={hw_x.to_string()} x2={hw_x.to_string()} y1={y.to_string()} y2={(y + 30.0).to_string()} stroke="#0072B2" stroke-width="3" />
-                                <text x={(hw_x - 18.0).to_string()} y={(y + 38.0).to_string()} font-size="10" fill="#0072B2">{ "HW" }</text>
-                                <line x1={leo_x.to_string()} x2={leo_x.to_string()} y1={y.to_string()} y2={(y + 30.0).to_string()} stroke="#555" stroke-width="1" stroke-dasharray="2 2" />
+                                <line x1={px(hw_x)} x2={px(hw_x)} y1={px(y)} y2={px((y + 30.0))} stroke="#0072B2" stroke-width="3" />
+                                <text x={px((hw_x - 18.0))} y={px((y + 38.0))} font-size="10" fill="#0072B2">{ "HW" }</text>
+                                <line x1={px(leo_x)} x2={px(leo_x)} y1={px(y)} y2={px((y + 30.0))} stroke="#555" stroke-width="1" stroke-dasharray="2 2" />
                                 if r.last_stable_offset < r.high_watermark {
-                                    <line x1={(left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64)).to_string()} x2={(left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64)).to_string()} y1={y.to_string()} y2={(y + 30.0).to_string()} stroke="#CC79A7" stroke-width="3" />
-                                    <text x={(left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64) - 22.0).to_string()} y={(y - 1.0).to_string()} font-size="10" fill="#CC79A7">{ "LSO" }</text>
+                                    <line x1={px((left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64)))} x2={px((left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64)))} y1={px(y)} y2={px((y + 30.0))} stroke="#CC79A7" stroke-width="3" />
+                                    <text x={px((left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64) - 22.0))} y={px((y - 1.0))} font-size="10" fill="#CC79A7">{ "LSO" }</text>
                                 }
-                                <text x={(leo_x + 2.0).to_string()} y={(y + 38.0).to_string()} font-size="10" fill="#555">{ "LEO" }</text>
+                                <text x={px((leo_x + 2.0))} y={px((y + 38.0))} font-size="10" fill="#555">{ "LEO" }</text>
                             </g>
                         }
                     }) }
@@ -1503,7 +1503,7 @@ impl App {
             .iter()
             .map(|&s| {
                 let x = 100.0 * s as f64 / max.max(1) as f64;
-                html! { <line x1={format!("{x}%")} x2={format!("{x}%")} y1="0" y2="10" stroke="#D55E00" stroke-width="2" /> }
+                html! { <line x1={format!("{}%", px(x))} x2={format!("{}%", px(x))} y1="0" y2="10" stroke="#D55E00" stroke-width="2" /> }
             })
             .collect();
         html! {
@@ -1534,5 +1534,28 @@ impl App {
                 </details>
             </footer>
         }
+    }
+}
+
+/// An SVG coordinate to one decimal place: a tenth of a pixel is finer than the eye sees,
+/// and short attributes keep the drawn DOM small (a partition view has hundreds of them).
+fn px(v: f64) -> String {
+    let tenths = (v * 10.0).round() as i64;
+    let (sign, t) = if tenths < 0 { ("-", -tenths) } else { ("", tenths) };
+    if t % 10 == 0 {
+        format!("{sign}{}", t / 10)
+    } else {
+        format!("{sign}{}.{}", t / 10, t % 10)
+    }
+}
+
+#[cfg(test)]
+mod px_tests {
+    #[test]
+    fn coordinates_keep_one_decimal_at_most() {
+        assert_eq!(super::px(12.0), "12");
+        assert_eq!(super::px(12.349), "12.3");
+        assert_eq!(super::px(-0.26), "-0.3");
+        assert_eq!(super::px(0.04), "0");
     }
 }

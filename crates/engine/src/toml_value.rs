@@ -14,7 +14,8 @@ pub type Table = BTreeMap<String, Value>;
 pub enum Value {
     String(String),
     Integer(i64),
-    Float(f64),
+    /// No scenario key takes a float, so only its text is kept (for error messages).
+    Float(String),
     Boolean(bool),
     Datetime(String),
     Array(Vec<Value>),
@@ -49,10 +50,7 @@ impl fmt::Display for Value {
         match self {
             Value::String(s) => write!(f, "{s:?}"),
             Value::Integer(i) => write!(f, "{i}"),
-            Value::Float(x) if x.is_nan() => f.write_str("nan"),
-            Value::Float(x) if x.is_infinite() => f.write_str(if *x > 0.0 { "inf" } else { "-inf" }),
-            Value::Float(x) if x.fract() == 0.0 => write!(f, "{x:.1}"),
-            Value::Float(x) => write!(f, "{x}"),
+            Value::Float(x) => f.write_str(x),
             Value::Boolean(b) => write!(f, "{b}"),
             Value::Datetime(d) => f.write_str(d),
             Value::Array(a) => {
@@ -103,7 +101,10 @@ fn value(v: &toml_edit::Value) -> Value {
     match v {
         toml_edit::Value::String(s) => Value::String(s.value().clone()),
         toml_edit::Value::Integer(i) => Value::Integer(*i.value()),
-        toml_edit::Value::Float(x) => Value::Float(*x.value()),
+        toml_edit::Value::Float(x) => Value::Float(match x.as_repr().and_then(|r| r.as_raw().as_str()) {
+            Some(raw) => raw.trim().to_string(),
+            None => x.value().to_string(),
+        }),
         toml_edit::Value::Boolean(b) => Value::Boolean(*b.value()),
         toml_edit::Value::Datetime(d) => Value::Datetime(d.value().to_string()),
         toml_edit::Value::Array(a) => Value::Array(a.iter().map(value).collect()),
