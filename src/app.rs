@@ -1077,9 +1077,9 @@ impl App {
                     let (x, y) = pos(n)?;
                     let down = n.starts_with('b') && n[1..].parse::<usize>().ok().map(|b| !sim.brokers[b - 1].alive).unwrap_or(false);
                     Some(html! { <g>
-                        <rect x={px((x - 60.0))} y={px((y - 12.0))} width="120" height="24" rx="4"
+                        <rect x={px(x - 60.0)} y={px(y - 12.0)} width="120" height="24" rx="4"
                             fill={if down { "#eee" } else { "#f4f8fb" }} stroke={if down { "#bbb" } else { "#678" }} stroke-dasharray={if down { "3 2" } else { "" }} />
-                        <text x={px(x)} y={px((y + 4.0))} font-size="11" text-anchor="middle">{ format!("{}{}", short(n), if down { " (down)" } else { "" }) }</text>
+                        <text x={px(x)} y={px(y + 4.0)} font-size="11" text-anchor="middle">{ format!("{}{}", short(n), if down { " (down)" } else { "" }) }</text>
                     </g> })
                 }) }
                 { for wire.iter().filter_map(|m| {
@@ -1219,8 +1219,8 @@ impl App {
                         let leo_x = left + cell * (r.log_end_offset.saturating_sub(first as u64) as f64);
                         html! {
                             <g opacity={if r.alive { "1" } else { "0.45" }}>
-                                <text x="4" y={px((y + 13.0))} font-size="13" font-weight={if leader { "700" } else { "400" }}>{ title }</text>
-                                <text x="4" y={px((y + 28.0))} font-size="11" fill="#555">{ sub }</text>
+                                <text x="4" y={px(y + 13.0)} font-size="13" font-weight={if leader { "700" } else { "400" }}>{ title }</text>
+                                <text x="4" y={px(y + 28.0)} font-size="11" fill="#555">{ sub }</text>
                                                                 { for r.log.iter().enumerate().skip(first).map(|(off, id)| {
                                     let id: &str = id;
                                     let x = left + cell * (off - first) as f64;
@@ -1236,22 +1236,22 @@ impl App {
                                     html! {
                                         <g>
                                             <title>{ format!("offset {off}: {id} ({}{})", if committed { "below the high watermark" } else { "above the high watermark: not yet committed" }, if label != id { String::new() } else { format!("; final fate {fate}") }) }</title>
-                                            <rect class="cell" x={px(x)} y={px((y + 2.0))} width={px((cell - 2.0))} height="24" rx="3"
+                                            <rect class="cell" x={px(x)} y={px(y + 2.0)} width={px(cell - 2.0)} height="24" rx="3"
                                                 fill={fate_colour(fate)} fill-opacity={if committed { "0.35" } else { "0.12" }}
                                                 stroke={if sel { "#000" } else { "#888" }} stroke-width={if sel { "3" } else { "1" }}
                                                 stroke-dasharray={if committed { "" } else { "3 2" }} />
-                                            <text x={px((x + 4.0))} y={px((y + 19.0))} font-size={if marker { "8" } else { "12" }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ label.to_string() }</text>
+                                            <text x={px(x + 4.0)} y={px(y + 19.0)} font-size={if marker { "8" } else { "12" }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ label.to_string() }</text>
                                         </g>
                                     }
                                 }) }
-                                <line x1={px(hw_x)} x2={px(hw_x)} y1={px(y)} y2={px((y + 30.0))} stroke="#0072B2" stroke-width="3" />
-                                <text x={px((hw_x - 18.0))} y={px((y + 38.0))} font-size="10" fill="#0072B2">{ "HW" }</text>
-                                <line x1={px(leo_x)} x2={px(leo_x)} y1={px(y)} y2={px((y + 30.0))} stroke="#555" stroke-width="1" stroke-dasharray="2 2" />
+                                <line x1={px(hw_x)} x2={px(hw_x)} y1={px(y)} y2={px(y + 30.0)} stroke="#0072B2" stroke-width="3" />
+                                <text x={px(hw_x - 18.0)} y={px(y + 38.0)} font-size="10" fill="#0072B2">{ "HW" }</text>
+                                <line x1={px(leo_x)} x2={px(leo_x)} y1={px(y)} y2={px(y + 30.0)} stroke="#555" stroke-width="1" stroke-dasharray="2 2" />
                                 if r.last_stable_offset < r.high_watermark {
-                                    <line x1={px((left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64)))} x2={px((left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64)))} y1={px(y)} y2={px((y + 30.0))} stroke="#CC79A7" stroke-width="3" />
-                                    <text x={px((left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64) - 22.0))} y={px((y - 1.0))} font-size="10" fill="#CC79A7">{ "LSO" }</text>
+                                    <line x1={px(left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64))} x2={px(left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64))} y1={px(y)} y2={px(y + 30.0)} stroke="#CC79A7" stroke-width="3" />
+                                    <text x={px(left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64) - 22.0)} y={px(y - 1.0)} font-size="10" fill="#CC79A7">{ "LSO" }</text>
                                 }
-                                <text x={px((leo_x + 2.0))} y={px((y + 38.0))} font-size="10" fill="#555">{ "LEO" }</text>
+                                <text x={px(leo_x + 2.0)} y={px(y + 38.0)} font-size="10" fill="#555">{ "LEO" }</text>
                             </g>
                         }
                     }) }
