@@ -262,6 +262,25 @@ fn stored_state(default: LinkState) -> (LinkState, Option<String>) {
     }
 }
 
+/// What the screen reader hears when fates change: each record when a few change (a step),
+/// counts per fate when many do (a jump across a long run would otherwise put thousands of
+/// sentences in the live region, which no one can listen to and the page must lay out).
+fn announcement(changed: &[(&str, &str)]) -> String {
+    const LISTED: usize = 5;
+    if changed.len() <= LISTED {
+        return changed.iter().map(|(id, fate)| format!("{id} is now {fate}")).collect::<Vec<_>>().join("; ");
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for &(_, fate) in changed {
+        match counts.iter_mut().find(|(f, _)| *f == fate) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((fate, 1)),
+        }
+    }
+    let parts: Vec<String> = counts.iter().map(|(f, n)| format!("{n} now {f}")).collect();
+    format!("{} records changed fate: {}", changed.len(), parts.join(", "))
+}
+
 fn fate_icon(f: &str) -> &'static str {
     match f {
         "committed" => "✔",
@@ -350,15 +369,15 @@ impl App {
         let sim = run.advance(self.sim.take(), stop.events);
         let report = Report::build_with(&sim, Some(self.selected.as_deref()));
         if let Some(old) = &self.report {
-            let changed: Vec<String> = report
+            let changed: Vec<(&str, &str)> = report
                 .records
                 .iter()
                 .zip(old.records.iter())
                 .filter(|(a, b)| a.id == b.id && a.fate != b.fate)
-                .map(|(a, _)| format!("{} is now {}", a.id, a.fate))
+                .map(|(a, _)| (&*a.id, a.fate))
                 .collect();
             if !changed.is_empty() {
-                self.announce = changed.join("; ");
+                self.announce = announcement(&changed);
             }
         }
         self.report = Some(report);
@@ -1546,6 +1565,17 @@ fn px(v: f64) -> String {
         format!("{sign}{}", t / 10)
     } else {
         format!("{sign}{}.{}", t / 10, t % 10)
+    }
+}
+
+#[cfg(test)]
+mod announce_tests {
+    #[test]
+    fn a_few_changes_are_named_and_many_are_counted() {
+        assert_eq!(super::announcement(&[("r1", "lost"), ("r2", "committed")]), "r1 is now lost; r2 is now committed");
+        let many: Vec<(String, &str)> = (0..9).map(|i| (format!("r{i}"), if i < 7 { "committed" } else { "lost" })).collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+        assert_eq!(super::announcement(&many), "9 records changed fate: 7 now committed, 2 now lost");
     }
 }
 
