@@ -3,7 +3,7 @@
 
 use crate::scenario::{Expect, PartitionExpect};
 use crate::sim::{fmt_time, marker_name, RecStatus, Sim, MS};
-use crate::vecmap::VecMap;
+use crate::vecmap::{VecMap, VecSet};
 use serde::Serialize;
 
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
@@ -405,10 +405,9 @@ impl Report {
                             }
                         }
                         PartitionExpect::Isr(isr) => {
-                            let mut a = isr.clone();
-                            a.sort();
-                            let mut b = pr.isr.clone();
-                            b.sort();
+                            // Compared as sets: the ISR has no order.
+                            let a: VecSet<&String> = isr.iter().collect();
+                            let b: VecSet<&String> = pr.isr.iter().collect();
                             if a != b {
                                 failed.push(format!(
                                     "expect[{i}]: {pname} ISR should be [{}], but it is [{}]",

@@ -422,9 +422,8 @@ impl<'a> Table<'a> {
     fn finish(self) -> Result<(), ScenarioError> {
         for k in self.t.keys() {
             if !self.seen.iter().any(|s| s == k) {
-                let mut known: Vec<&str> = self.seen.clone();
-                known.sort();
-                known.dedup();
+                let known: crate::vecmap::VecSet<&str> = self.seen.iter().copied().collect();
+                let known: Vec<&str> = known.into_iter().collect();
                 return err(self.key(k), format!("unknown key; the keys known here are: {}", known.join(", ")));
             }
         }
@@ -603,7 +602,7 @@ impl Scenario {
                 all_ids.push((&r.id, i));
             }
         }
-        all_ids.sort();
+        all_ids.sort_unstable();
         for w in all_ids.windows(2) {
             if w[0].0 == w[1].0 {
                 return err(

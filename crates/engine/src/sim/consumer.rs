@@ -87,11 +87,8 @@ pub(crate) fn subscription(sc: &Scenario, cfg: &ConsumerCfg) -> Vec<usize> {
         Some(ts) => ts.iter().filter_map(|t| sc.topic_index(t)).collect(),
         None => {
             let outputs: Vec<&String> = sc.consumers.iter().filter_map(|c| c.output_topic.as_ref()).collect();
-            let mut v: Vec<usize> = sc.sends.iter().flat_map(|s| s.records.iter().map(|r| r.topic)).collect();
-            v.sort();
-            v.dedup();
-            v.retain(|t| !outputs.contains(&&sc.topics[*t].name));
-            v
+            let topics: VecSet<usize> = sc.sends.iter().flat_map(|s| s.records.iter().map(|r| r.topic)).collect();
+            topics.into_iter().filter(|t| !outputs.contains(&&sc.topics[*t].name)).collect()
         }
     }
 }
@@ -182,9 +179,7 @@ impl Sim {
         let mut members = self.groups[g].members.clone();
         members.sort_by(|a, b| self.consumers[*a].cfg.name.cmp(&self.consumers[*b].cfg.name));
         let mut assignment: VecMap<usize, Vec<usize>> = members.iter().map(|&m| (m, Vec::new())).collect();
-        let mut topics: Vec<usize> = members.iter().flat_map(|&m| self.consumer_topics[m].clone()).collect();
-        topics.sort();
-        topics.dedup();
+        let topics: VecSet<usize> = members.iter().flat_map(|&m| self.consumer_topics[m].clone()).collect();
         for t in topics {
             let subs: Vec<usize> = members.iter().copied().filter(|&m| self.consumer_topics[m].contains(&t)).collect();
             let parts: Vec<usize> = (0..self.parts.len()).filter(|&p| self.parts[p].topic == t).collect();
