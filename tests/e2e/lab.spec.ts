@@ -39,6 +39,20 @@ test('acks=1 with the leader killed right after its ack: r1 is lost, and the why
   await expect(nowFate(page, 'r1')).toHaveText('… pending');
 });
 
+test('fate changes are announced to screen readers: a few by name, many as counts', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'acks=1: the leader dies right after its ack');
+  const live = page.locator('[aria-live="polite"]');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(live).toHaveText(/r1 is now lost/);
+  // Ten more records: jumping back to the start changes every fate at once, which is
+  // announced as counts rather than one sentence per record.
+  await page.getByRole('button', { name: 'Send 10 records' }).click();
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await page.getByRole('button', { name: 'Jump to start' }).click();
+  await expect(live).toHaveText(/^\d+ records changed fate: \d+ now pending/);
+});
+
 test('a dropped response duplicates without idempotence and not with it', async ({ page }) => {
   await open(page);
   await lesson(page, 'A lost ack without idempotence duplicates');
