@@ -197,6 +197,10 @@ impl Log {
     /// of the earliest completed one whose marker is not yet below the high watermark; capped
     /// by the high watermark.
     pub fn lso(&self) -> u64 {
+        if self.ongoing.is_empty() && self.completed.last().is_none_or(|&(_, m)| m < self.hw) {
+            // No open transaction, and every completed one is below the HW (the usual case).
+            return self.hw;
+        }
         let open = self.ongoing.values().copied().min();
         // `completed` is in marker order (markers are appended, and a truncation rebuilds it),
         // so the transactions whose marker is below the HW are a prefix: skipped in O(log n),
