@@ -3776,23 +3776,25 @@ impl Sim {
                     return fail(format!("{}: leader {} is not in the ISR", self.parts[p].name, Self::bname(l)));
                 }
             }
-            // Counted without allocating (this runs after every event); named only on failure.
-            let leads = |br: &Broker| br.alive && br.leading.get(&p).map(|l| l.epoch) == Some(st.epoch);
-            if self.brokers.iter().filter(|br| leads(br)).count() > 1 {
+            // One pass over the brokers, without allocating (this runs after every event);
+            // the leaders are named only on failure.
+            let mut leaders = 0;
+            for (b, br) in self.brokers.iter().enumerate() {
+                let Some(ls) = br.leading.get(&p) else { continue };
+                if ls.epoch > st.epoch {
+                    return fail(format!(
+                        "{}: {} leads epoch {} which the controller never created",
+                        self.parts[p].name,
+                        Self::bname(b),
+                        ls.epoch
+                    ));
+                }
+                leaders += usize::from(br.alive && ls.epoch == st.epoch);
+            }
+            if leaders > 1 {
+                let leads = |br: &Broker| br.alive && br.leading.get(&p).map(|l| l.epoch) == Some(st.epoch);
                 let leaders: Vec<usize> = (0..self.brokers.len()).filter(|&b| leads(&self.brokers[b])).collect();
                 return fail(format!("{}: two leaders in epoch {}: {}", self.parts[p].name, st.epoch, names(&leaders)));
-            }
-            for (b, br) in self.brokers.iter().enumerate() {
-                if let Some(ls) = br.leading.get(&p) {
-                    if ls.epoch > st.epoch {
-                        return fail(format!(
-                            "{}: {} leads epoch {} which the controller never created",
-                            self.parts[p].name,
-                            Self::bname(b),
-                            ls.epoch
-                        ));
-                    }
-                }
             }
         }
         for pr in &self.producers {
