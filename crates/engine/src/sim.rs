@@ -735,7 +735,7 @@ pub struct Sim {
     seq: u64,
     /// Events by (time, sequence). Boxed: an event is 144 bytes, and a B-tree moves its values
     /// on every insert and removal.
-    queue: std::collections::BTreeMap<(Time, u64), Box<Ev>>,
+    queue: EventQueue,
     rng: ChaCha8Rng,
     pub brokers: Vec<Broker>,
     pub ctrl: Controller,
@@ -789,6 +789,76 @@ pub struct Sim {
     /// An invariant broken inside an event (an illegal transaction state transition, a second
     /// leader of one epoch), reported by `check_invariants` once the event is done.
     violation: Option<String>,
+}
+
+/// The simulation's events ordered by (time, sequence): a binary heap, which pushes and pops
+/// without allocating (a `BTreeMap` allocates nodes as it grows and shrinks). Sequence
+/// numbers are unique, so the order is total and every run pops in the same order. Finding
+/// one event by its key (a wire fault acting on a message in flight) is rare and linear.
+#[derive(Clone, Default)]
+struct EventQueue {
+    heap: std::collections::BinaryHeap<Queued>,
+}
+
+#[derive(Clone)]
+struct Queued {
+    key: (Time, u64),
+    ev: Box<Ev>,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, o: &Self) -> bool {
+        self.key == o.key
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Queued {
+    /// Reversed: the heap's greatest is the earliest event.
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.key.cmp(&self.key)
+    }
+}
+
+impl EventQueue {
+    fn push(&mut self, key: (Time, u64), ev: Box<Ev>) {
+        self.heap.push(Queued { key, ev });
+    }
+    fn peek_key(&self) -> Option<(Time, u64)> {
+        self.heap.peek().map(|q| q.key)
+    }
+    fn pop(&mut self) -> Option<Box<Ev>> {
+        self.heap.pop().map(|q| q.ev)
+    }
+    /// Every queued event, in no particular order.
+    fn events(&self) -> impl Iterator<Item = &Ev> + '_ {
+        self.heap.iter().map(|q| &*q.ev)
+    }
+    /// Every queued event in the order it will happen (for views, not the hot path).
+    fn in_order(&self) -> Vec<((Time, u64), &Ev)> {
+        let mut v: Vec<((Time, u64), &Ev)> = self.heap.iter().map(|q| (q.key, &*q.ev)).collect();
+        v.sort_unstable_by_key(|e| e.0);
+        v
+    }
+    /// Changes the event with this key, if it is still queued.
+    fn update(&mut self, key: (Time, u64), f: impl FnOnce(&mut Ev)) {
+        // The key does not change, so the order holds; rebuilding the heap is O(n).
+        let mut v = std::mem::take(&mut self.heap).into_vec();
+        if let Some(q) = v.iter_mut().find(|q| q.key == key) {
+            f(&mut q.ev);
+        }
+        self.heap = v.into();
+    }
+    fn remove(&mut self, key: (Time, u64)) -> Option<Box<Ev>> {
+        let mut v = std::mem::take(&mut self.heap).into_vec();
+        let out = v.iter().position(|q| q.key == key).map(|i| v.swap_remove(i).ev);
+        self.heap = v.into();
+        out
+    }
 }
 
 /// A broker's name as it is printed ("b1"); see [`Sim::bname`].
@@ -932,7 +1002,7 @@ impl Sim {
             sc: std::rc::Rc::new(sc),
             now: 0,
             seq: 0,
-            queue: std::collections::BTreeMap::new(),
+            queue: EventQueue::default(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             brokers,
             ctrl: Controller { parts: ctrl_parts, fenced: vec![false; nb], last_hb: vec![0; nb], hb_seq: vec![0; nb], inc: vec![0; nb] },
@@ -1021,7 +1091,7 @@ impl Sim {
         if ev.is_work() {
             self.work += 1;
         }
-        self.queue.insert(key, Box::new(ev));
+        self.queue.push(key, Box::new(ev));
         key
     }
 
@@ -1161,7 +1231,7 @@ impl Sim {
         if self.finished {
             return Ok(false);
         }
-        let Some((&key, _)) = self.queue.iter().next() else {
+        let Some(key) = self.queue.peek_key() else {
             self.finish("nothing left to happen");
             return Ok(false);
         };
@@ -1175,7 +1245,7 @@ impl Sim {
             self.finish("stopped at the event limit");
             return Ok(false);
         }
-        let (_, ev) = self.queue.pop_first().expect("key just read");
+        let ev = self.queue.pop().expect("key just read");
         if ev.is_work() {
             self.work -= 1;
         }
@@ -3541,19 +3611,22 @@ impl Sim {
                 let drop = matches!(f.action, Action::DropRequest | Action::DropResponse);
                 self.faults_log.push((self.now, said.clone()));
                 if on_reply {
-                    if let Some(Ev::Deliver(m)) = self.queue.get_mut(&key).map(|e| &mut **e) {
-                        if drop {
-                            m.drop_reply = true;
-                        } else {
-                            m.delay_reply += f.duration_ms * MS;
+                    let late = f.duration_ms * MS;
+                    self.queue.update(key, |ev| {
+                        if let Ev::Deliver(m) = ev {
+                            if drop {
+                                m.drop_reply = true;
+                            } else {
+                                m.delay_reply += late;
+                            }
                         }
-                    }
+                    });
                     tr!(
                         self,
                         "{said}: the response to that request will be {}",
                         if drop { "lost".to_string() } else { format!("{} ms late", f.duration_ms) }
                     );
-                } else if let Some(ev) = self.queue.remove(&key) {
+                } else if let Some(ev) = self.queue.remove(key) {
                     if ev.is_work() {
                         self.work -= 1;
                     }
@@ -3878,7 +3951,7 @@ impl Sim {
         if self.work > 0 {
             return false;
         }
-        let busy = self.queue.values().any(|e| match &**e {
+        let busy = self.queue.events().any(|e| match e {
             Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. } | Ev::WakeFetches { .. } | Ev::ConsumerStart { .. } => true,
             Ev::ClientRetry(m) => self.client_alive(m.from),
             // Only the crashed instance's own session expiry will change the group.
@@ -3895,7 +3968,7 @@ impl Sim {
     }
 
     fn restart_pending(&self, p: usize) -> bool {
-        self.queue.values().any(|e| matches!(&**e, Ev::Fault { idx } if self.sc.faults[*idx].action == Action::RestartProducer && self.resolve_producer(&self.sc.faults[*idx], None) == p))
+        self.queue.events().any(|e| matches!(e, Ev::Fault { idx } if self.sc.faults[*idx].action == Action::RestartProducer && self.resolve_producer(&self.sc.faults[*idx], None) == p))
             || self.sc.faults.iter().enumerate().any(|(i, f)| f.action == Action::RestartProducer && matches!(f.when, When::On(_)) && !self.fault_fired[i])
     }
 
@@ -4055,8 +4128,8 @@ impl Sim {
     /// fetches are left out), in arrival order.
     pub fn wire(&self) -> Vec<WireView> {
         let mut out = Vec::new();
-        for (&(at, _), ev) in &self.queue {
-            let Ev::Deliver(m) = &**ev else { continue };
+        for ((at, _), ev) in self.queue.in_order() {
+            let Ev::Deliver(m) = ev else { continue };
             let ids = |recs: &[RecId]| recs.iter().map(|&r| self.recs[r as usize].id.clone()).collect::<Vec<_>>().join(" ");
             let (what, droppable) = match &m.body {
                 Body::Produce { batch, .. } => {
