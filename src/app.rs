@@ -84,6 +84,10 @@ pub const LESSONS: &[Lesson] = &[
         title: "Transaction: PrepareCommit dies with its coordinator",
         text: include_str!("../scenarios/txn-coordinator-dies-before-prepare-commit-replicates.toml"),
     },
+    Lesson {
+        title: "Transaction: the leader dies right after the COMMIT marker",
+        text: include_str!("../scenarios/txn-marker-leader-dies-before-replication.toml"),
+    },
     Lesson { title: "2.8: a late write hangs the LSO", text: include_str!("../scenarios/txn-hanging-2.8.toml") },
     Lesson { title: "4.0: the late write is refused", text: include_str!("../scenarios/txn-hanging-prevented-4.0.toml") },
     Lesson { title: "3.6: a late marker commits the next transaction", text: include_str!("../scenarios/txn-late-marker-3.6.toml") },

@@ -414,7 +414,14 @@ struct Delayed {
     recs: Vec<RecId>,
     drop_reply: bool,
     delay_reply: Time,
+    /// A transaction marker (transactional.id, commit) rather than a produce request: the
+    /// coordinator's WriteTxnMarkers is appended with acks=all too, and answered once the
+    /// marker is replicated (`KafkaApis.handleWriteTxnMarkersRequest`, requiredAcks = -1).
+    marker: Option<(String, bool)>,
 }
+
+/// `req` of a marker waiting for replication: apart from every produce request id.
+const MARKER_REQ: u64 = 1 << 62;
 
 #[derive(Clone, Debug)]
 struct Parked {
@@ -1611,13 +1618,12 @@ impl Sim {
             self.txn_writes_lost(b, Some(p), "NotCoordinatorException");
         }
         for d in ls.delayed {
-            self.reply_held(
-                b,
-                d.to,
-                d.drop_reply,
-                d.delay_reply,
-                Body::ProduceResp { req: d.req, part: p, res: Err(KErr::NotLeaderOrFollower) },
-            );
+            let body = match d.marker {
+                // NOT_LEADER_OR_FOLLOWER: the coordinator sends the marker to the new leader.
+                Some((txn, commit)) => Body::MarkerResp { txn, part: p, commit, ok: false },
+                None => Body::ProduceResp { req: d.req, part: p, res: Err(KErr::NotLeaderOrFollower) },
+            };
+            self.reply_held(b, d.to, d.drop_reply, d.delay_reply, body);
         }
         for pk in ls.parked {
             self.send(
@@ -1765,8 +1771,16 @@ impl Sim {
                 } else {
                     let deadline = self.now + timeout;
                     let inc = self.brokers[b].inc;
-                    let d =
-                        Delayed { req, to: m.from, required: last + 1, base, recs, drop_reply: m.drop_reply, delay_reply: m.delay_reply };
+                    let d = Delayed {
+                        req,
+                        to: m.from,
+                        required: last + 1,
+                        base,
+                        recs,
+                        drop_reply: m.drop_reply,
+                        delay_reply: m.delay_reply,
+                        marker: None,
+                    };
                     if let Some(ls) = self.brokers[b].leading.get_mut(&p) {
                         ls.delayed.push(d);
                     }
@@ -1856,6 +1870,15 @@ impl Sim {
         };
         let d = ls.delayed.remove(i);
         let bn = Self::bname(b);
+        if let Some((txn, commit)) = d.marker {
+            tr!(
+                self,
+                "{bn}: the marker of {txn} on {} was not replicated in time: REQUEST_TIMED_OUT; the coordinator will retry",
+                self.parts[p].name
+            );
+            self.reply_held(b, d.to, d.drop_reply, d.delay_reply, Body::MarkerResp { txn, part: p, commit, ok: false });
+            return;
+        }
         tr!(
             self,
             "{bn} acks=all wait for {} expired: REQUEST_TIMED_OUT (HW never reached offset {})",
@@ -1918,7 +1941,10 @@ impl Sim {
         let (ready, keep): (Vec<Delayed>, Vec<Delayed>) = ls.delayed.drain(..).partition(|d| hw >= d.required);
         ls.delayed = keep;
         for d in ready {
-            self.complete_produce(b, p, d.to, d.req, d.base, &d.recs, d.drop_reply, d.delay_reply);
+            match d.marker {
+                Some((txn, commit)) => self.complete_marker(b, p, d.to, txn, commit, d.drop_reply, d.delay_reply),
+                None => self.complete_produce(b, p, d.to, d.req, d.base, &d.recs, d.drop_reply, d.delay_reply),
+            }
         }
         if self.parts[p].internal.is_some() {
             self.txn_writes_durable(b, p);
@@ -3741,6 +3767,10 @@ impl Sim {
                 if o != b && self.brokers[o].alive && self.brokers[o].following.values().any(|f| f.leader == b) {
                     self.send(Node::Broker(b), Node::Broker(o), Body::Disconnect { broker: b });
                 }
+            }
+            // A transaction coordinator waiting for markers it sent here sends them again.
+            if self.txn_ids.values().any(|m| m.pending_markers.values().any(|&(_, to)| to == Some(b))) {
+                self.send(Node::Broker(b), Node::TxnCoord, Body::Disconnect { broker: b });
             }
         }
     }

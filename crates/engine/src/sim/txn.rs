@@ -955,6 +955,29 @@ impl Sim {
                 let inc = self.brokers[b].inc;
                 self.push(self.now, Ev::WakeFetches { b, inc, part });
                 self.maybe_increase_hw(b, part);
+                if self.brokers[b].logs[&part].hw <= off {
+                    // acks=all: the answer waits for the ISR (R-H8); a leader that dies or
+                    // resigns first never confirms it, and the coordinator sends it again.
+                    let req = MARKER_REQ + off;
+                    let d = Delayed {
+                        req,
+                        to: m.from,
+                        required: off + 1,
+                        base: off,
+                        recs: Vec::new(),
+                        drop_reply: m.drop_reply,
+                        delay_reply: m.delay_reply,
+                        marker: Some((id.to_string(), commit)),
+                    };
+                    if let Some(ls) = self.brokers[b].leading.get_mut(&part) {
+                        ls.delayed.push(d);
+                    }
+                    // The broker's request.timeout.ms, which appendRecords is given for markers.
+                    self.push(self.now + 30_000 * MS, Ev::ProduceExpire { b, inc, part, req });
+                    return;
+                }
+                self.complete_marker(b, part, m.from, id.to_string(), commit, m.drop_reply, m.delay_reply);
+                return;
             }
             Err(KErr::InvalidProducerEpoch) => {
                 // TransactionMarkerRequestCompletionHandler: "producer or coordinator epoch has
@@ -979,6 +1002,37 @@ impl Sim {
         }
         let ok = res.is_ok() || res == Err(KErr::InvalidProducerEpoch);
         self.reply(m, Body::MarkerResp { txn: id.to_string(), part, commit, ok });
+    }
+
+    /// The marker is below the high watermark: the leader answers the coordinator. Before 3.7
+    /// an ISR that shrank under min ISR meanwhile makes it NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+    /// as for a produce request, and the coordinator retries.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn complete_marker(
+        &mut self,
+        b: usize,
+        part: usize,
+        to: Node,
+        id: String,
+        commit: bool,
+        drop_reply: bool,
+        delay_reply: Time,
+    ) {
+        let ls = &self.brokers[b].leading[&part];
+        let mut maximal: VecSet<usize> = ls.isr.iter().copied().collect();
+        if let Some((pend, _)) = &ls.pending_isr {
+            maximal.extend(pend.iter().copied());
+        }
+        let ok = maximal.len() >= self.eff_min_isr(part);
+        if !ok {
+            tr!(
+                self,
+                "{} answers NOT_ENOUGH_REPLICAS_AFTER_APPEND for the marker of {id} on {}; the coordinator will retry",
+                Sim::bname(b),
+                self.parts[part].name
+            );
+        }
+        self.reply_held(b, to, drop_reply, delay_reply, Body::MarkerResp { txn: id, part, commit, ok });
     }
 
     pub(crate) fn on_marker_resp(&mut self, id: &str, part: usize, commit: bool, ok: bool) {
