@@ -13,7 +13,7 @@ pub enum Where {
     Consumer,
 }
 
-fn table_mut<'a>(doc: &'a mut DocumentMut, w: Where) -> Option<&'a mut Table> {
+fn table_mut(doc: &mut DocumentMut, w: Where) -> Option<&mut Table> {
     match w {
         Where::Top => Some(doc.as_table_mut()),
         Where::Cluster => {

@@ -173,7 +173,9 @@ impl Report {
         // at a lower offset in the same partition.
         let mut reordered: Dense<bool> = Dense::new(n);
         {
-            let mut by_part: VecMap<(usize, usize), Vec<(u64, u64, u32)>> = VecMap::new();
+            // Per (partition, producer): (first offset, send order, record) of each record.
+            type Placed = Vec<(u64, u64, u32)>;
+            let mut by_part: VecMap<(usize, usize), Placed> = VecMap::new();
             for (i, r) in sim.recs.iter().enumerate() {
                 if let (Some(&off), Some(order)) = (first_offset.get(&(i as u32)), r.send_order) {
                     by_part.entry((r.part, r.producer)).or_default().push((off, order, i as u32));

@@ -2273,9 +2273,12 @@ impl Sim {
                 let st = &self.ctrl.parts[part];
                 let res = if st.leader != Some(b) || st.epoch != leader_epoch {
                     Err(KErr::FencedLeaderEpoch)
-                } else if st.pepoch != pepoch {
-                    Err(KErr::InvalidUpdateVersion)
-                } else if isr.iter().any(|&r| !st.isr.contains(&r) && self.ctrl.fenced[r]) || !isr.contains(&b) {
+                } else if st.pepoch != pepoch
+                    // A stale partition epoch, or an ISR that adds a fenced broker or drops the
+                    // leader: both INVALID_UPDATE_VERSION.
+                    || isr.iter().any(|&r| !st.isr.contains(&r) && self.ctrl.fenced[r])
+                    || !isr.contains(&b)
+                {
                     Err(KErr::InvalidUpdateVersion)
                 } else {
                     let st = &mut self.ctrl.parts[part];
