@@ -162,6 +162,20 @@ pub fn add_send(text: &str, at_ms: u64, ids: &[String], transaction: Option<&str
     push_table(doc, "send", t)
 }
 
+/// Appends a fault on a hook of one record (a wire fault drops the message the hook's event
+/// sends).
+pub fn add_hook_fault(text: &str, hook: &str, record: &str, action: &str, target: Option<&str>) -> Result<String, String> {
+    let doc = parse_doc(text)?;
+    let mut t = Table::new();
+    t.insert("on", value(hook));
+    t.insert("record", value(record));
+    t.insert("do", value(action));
+    if let Some(target) = target {
+        t.insert("target", value(target));
+    }
+    push_table(doc, "fault", t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,18 +201,4 @@ mod tests {
         assert_eq!(sc.consumers.len(), 2);
         assert!(!out.split("name = \"b\"").nth(1).unwrap_or("").contains("isolation.level"), "{out}");
     }
-}
-
-/// Appends a fault on a hook of one record (a wire fault drops the message the hook's event
-/// sends).
-pub fn add_hook_fault(text: &str, hook: &str, record: &str, action: &str, target: Option<&str>) -> Result<String, String> {
-    let doc = parse_doc(text)?;
-    let mut t = Table::new();
-    t.insert("on", value(hook));
-    t.insert("record", value(record));
-    t.insert("do", value(action));
-    if let Some(target) = target {
-        t.insert("target", value(target));
-    }
-    push_table(doc, "fault", t)
 }
