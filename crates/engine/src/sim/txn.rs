@@ -874,10 +874,22 @@ impl Sim {
         let meta = self.txn_ids.get_mut(id)?;
         let (pid, epoch) = (meta.pid, meta.epoch);
         let slot = meta.pending_markers.get_mut(&part)?;
+        // A re-send to another broker than the last one (a new leader) goes in the why-chain;
+        // retries to the same broker every backoff do not.
+        let moved = slot.0 != 0 && slot.1 != leader;
         slot.0 = attempt;
         slot.1 = leader;
         match leader {
             Some(l) => {
+                if moved && self.explain {
+                    // The learner sees why the marker is written twice, or on another broker.
+                    let recs: Vec<RecId> = self.txn_ids.get(id).map(|t| t.recs.clone()).unwrap_or_default();
+                    let recs: Vec<RecId> = recs.into_iter().filter(|&r| self.recs[r as usize].part == part).collect();
+                    let kind = if commit { "COMMIT" } else { "ABORT" };
+                    for r in recs {
+                        why!(self, r, "the coordinator sends the {kind} marker again, to {}, the new leader: the last leader never confirmed it replicated", Sim::bname(l));
+                    }
+                }
                 let key = self.send(Node::TxnCoord, Node::Broker(l), Body::Marker { txn: id.to_string(), pid, epoch, commit, part });
                 // No answer within the inter-broker request timeout: send it again.
                 self.push(self.now + 30_000 * MS, Ev::MarkerRetry { txn: id.to_string(), part, commit, attempt, timed_out: true });
