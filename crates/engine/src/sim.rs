@@ -1832,19 +1832,14 @@ impl Sim {
     /// NOT_ENOUGH_REPLICAS_AFTER_APPEND although the record is written.
     #[allow(clippy::too_many_arguments)]
     fn complete_produce(&mut self, b: usize, p: usize, to: Node, req: u64, base: u64, recs: &[RecId], drop_reply: bool, delay_reply: Time) {
-        let ls = &self.brokers[b].leading[&p];
-        let mut maximal: VecSet<usize> = ls.isr.iter().copied().collect();
-        if let Some((pend, _)) = &ls.pending_isr {
-            maximal.extend(pend.iter().copied());
-        }
-        let min_isr = self.eff_min_isr(p);
-        if maximal.len() < min_isr {
+        let (isr, min_isr) = self.isr_after_append(b, p);
+        if isr < min_isr {
             let bn = Self::bname(b);
             tr!(
                 self,
                 "{bn} answers NOT_ENOUGH_REPLICAS_AFTER_APPEND for {}: written below the HW, but the ISR has {} < {min_isr}",
                 rec_list(&self.recs, recs),
-                maximal.len()
+                isr
             );
             for &r in recs {
                 why!(self, r, "{bn} answered NotEnoughReplicasAfterAppend: the record IS in the log, but the ISR shrank below min.insync.replicas={min_isr}; a retry will duplicate it unless idempotent");
@@ -1859,6 +1854,18 @@ impl Sim {
         } else {
             self.produce_ok(b, to, req, p, base, recs, drop_reply, delay_reply);
         }
+    }
+
+    /// The ISR an acks=all write counts once the HW has passed it: the ISR with any pending
+    /// expansion (the maximal ISR), against the effective min ISR. Below it, 3.6 and earlier
+    /// answer NOT_ENOUGH_REPLICAS_AFTER_APPEND (3.7+ never gets here: the HW waits).
+    fn isr_after_append(&self, b: usize, p: usize) -> (usize, usize) {
+        let ls = &self.brokers[b].leading[&p];
+        let mut maximal: VecSet<usize> = ls.isr.iter().copied().collect();
+        if let Some((pend, _)) = &ls.pending_isr {
+            maximal.extend(pend.iter().copied());
+        }
+        (maximal.len(), self.eff_min_isr(p))
     }
 
     fn expire_delayed(&mut self, b: usize, p: usize, req: u64) {

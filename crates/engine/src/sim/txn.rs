@@ -1016,9 +1016,9 @@ impl Sim {
         self.reply(m, Body::MarkerResp { txn: id.to_string(), part, commit, ok });
     }
 
-    /// The marker is below the high watermark: the leader answers the coordinator. Before 3.7
-    /// an ISR that shrank under min ISR meanwhile makes it NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-    /// as for a produce request, and the coordinator retries.
+    /// The marker is below the high watermark: the leader answers the coordinator, with
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND as for a produce request when the ISR shrank under min
+    /// ISR meanwhile (before 3.7); the coordinator then retries.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn complete_marker(
         &mut self,
@@ -1030,12 +1030,8 @@ impl Sim {
         drop_reply: bool,
         delay_reply: Time,
     ) {
-        let ls = &self.brokers[b].leading[&part];
-        let mut maximal: VecSet<usize> = ls.isr.iter().copied().collect();
-        if let Some((pend, _)) = &ls.pending_isr {
-            maximal.extend(pend.iter().copied());
-        }
-        let ok = maximal.len() >= self.eff_min_isr(part);
+        let (isr, min_isr) = self.isr_after_append(b, part);
+        let ok = isr >= min_isr;
         if !ok {
             tr!(
                 self,
