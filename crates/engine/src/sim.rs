@@ -515,7 +515,8 @@ pub struct RecInfo {
     pub status: RecStatus,
     /// The instance that last had it in its buffer, for "no-answer" after a crash.
     pub instance: u32,
-    pub why: Vec<String>,
+    /// Its why-chain: each line a range of `Sim::why_text` (see `Sim::why_lines`).
+    pub why: Vec<(u32, u32)>,
     pub why_dropped: usize,
     /// Its transaction ended in an abort (the application aborted, or it was fenced).
     pub txn_aborted: bool,
@@ -761,6 +762,8 @@ pub struct Sim {
     /// Whether records keep their why-chains (on by default; the lab's replays of a finished
     /// run turn it off, as the finished run already holds every chain).
     pub explain: bool,
+    /// The text of every why-chain line, one after another; records hold ranges of it.
+    pub why_text: String,
     /// Readable trace lines, when tracing is on.
     pub trace: Option<Vec<String>>,
     /// FNV-1a over every trace line: equal hashes mean equal traces.
@@ -888,11 +891,11 @@ macro_rules! tr {
 macro_rules! why {
     ($s:expr, $rec:expr, $($arg:tt)*) => {
         if $s.explain {
-            // One allocation per line: the time and the words go into the same string.
-            let mut full = String::with_capacity(96);
-            let _ = write!(full, "t={}ms ", FmtTime($s.now));
-            let _ = write!(full, $($arg)*);
-            $s.why_push($rec, full);
+            // Written straight into the shared text of all why-chains: no allocation per line.
+            let start = $s.why_text.len();
+            let _ = write!($s.why_text, "t={}ms ", FmtTime($s.now));
+            let _ = write!($s.why_text, $($arg)*);
+            $s.why_mark($rec, start);
         }
     };
 }
@@ -1026,6 +1029,7 @@ impl Sim {
             leaders_by_epoch: VecMap::new(),
             hooks: Vec::new(),
             explain: true,
+            why_text: String::new(),
             trace: if trace { Some(Vec::new()) } else { None },
             trace_hash: 0xcbf2_9ce4_8422_2325,
             trace_at: Vec::new(),
@@ -1129,19 +1133,26 @@ impl Sim {
     }
 
     fn why(&mut self, rec: RecId, line: String) {
-        let full = format!("t={}ms {line}", FmtTime(self.now));
-        self.why_push(rec, full);
+        let start = self.why_text.len();
+        let _ = write!(self.why_text, "t={}ms {line}", FmtTime(self.now));
+        self.why_mark(rec, start);
     }
 
-    /// Adds a formatted line (time included) to a record's why-chain.
-    fn why_push(&mut self, rec: RecId, full: String) {
+    /// Adds the line written into `why_text` from `start` to a record's why-chain.
+    fn why_mark(&mut self, rec: RecId, start: usize) {
+        let line = (start as u32, (self.why_text.len() - start) as u32);
         let r = &mut self.recs[rec as usize];
         if r.why.len() >= WHY_MAX {
             // Keep the beginning (how it got there) and a sliding end (how it ended).
             r.why.remove(WHY_MAX / 2);
             r.why_dropped += 1;
         }
-        r.why.push(full);
+        r.why.push(line);
+    }
+
+    /// A record's why-chain, line by line.
+    pub fn why_lines<'a>(&'a self, r: &'a RecInfo) -> impl Iterator<Item = &'a str> + 'a {
+        r.why.iter().map(|&(s, l)| &self.why_text[s as usize..(s + l) as usize])
     }
 
     /// A broker's name ("b1") for traces and why-chains, formatted only where it is printed.
