@@ -35,7 +35,7 @@ pub struct Run {
 fn snapshot(sim: &mut Sim) -> Sim {
     let t = sim.trace.take();
     let at = std::mem::take(&mut sim.trace_at);
-    let whys: Vec<Vec<(u32, u32)>> = sim.recs.iter_mut().map(|r| std::mem::take(&mut r.why)).collect();
+    let whys: Vec<Vec<(u32, u32, u32)>> = sim.recs.iter_mut().map(|r| std::mem::take(&mut r.why)).collect();
     let why_text = std::mem::take(&mut sim.why_text);
     let mut c = sim.clone();
     sim.why_text = why_text;

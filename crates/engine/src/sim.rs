@@ -515,8 +515,8 @@ pub struct RecInfo {
     pub status: RecStatus,
     /// The instance that last had it in its buffer, for "no-answer" after a crash.
     pub instance: u32,
-    /// Its why-chain: each line a range of `Sim::why_text` (see `Sim::why_lines`).
-    pub why: Vec<(u32, u32)>,
+    /// Its why-chain: each line a (chunk, start, length) of `Sim::why_text` (see `Sim::why_lines`).
+    pub why: Vec<(u32, u32, u32)>,
     pub why_dropped: usize,
     /// Its transaction ended in an abort (the application aborted, or it was fenced).
     pub txn_aborted: bool,
@@ -762,8 +762,10 @@ pub struct Sim {
     /// Whether records keep their why-chains (on by default; the lab's replays of a finished
     /// run turn it off, as the finished run already holds every chain).
     pub explain: bool,
-    /// The text of every why-chain line, one after another; records hold ranges of it.
-    pub why_text: String,
+    /// The text of every why-chain line, one after another, in chunks of about a megabyte (a
+    /// single string would be copied whole each time it grows, which in wasm also grows the
+    /// memory); records hold (chunk, start, length) of their lines.
+    pub why_text: Vec<String>,
     /// Readable trace lines, when tracing is on.
     pub trace: Option<Vec<String>>,
     /// FNV-1a over every trace line: equal hashes mean equal traces.
@@ -892,9 +894,10 @@ macro_rules! why {
     ($s:expr, $rec:expr, $($arg:tt)*) => {
         if $s.explain {
             // Written straight into the shared text of all why-chains: no allocation per line.
-            let start = $s.why_text.len();
-            let _ = write!($s.why_text, "t={}ms ", FmtTime($s.now));
-            let _ = write!($s.why_text, $($arg)*);
+            let start = $s.why_chunk();
+            let chunk = $s.why_text.last_mut().expect("why_chunk made one");
+            let _ = write!(chunk, "t={}ms ", FmtTime($s.now));
+            let _ = write!(chunk, $($arg)*);
             $s.why_mark($rec, start);
         }
     };
@@ -1029,7 +1032,7 @@ impl Sim {
             leaders_by_epoch: VecMap::new(),
             hooks: Vec::new(),
             explain: true,
-            why_text: String::new(),
+            why_text: Vec::new(),
             trace: if trace { Some(Vec::new()) } else { None },
             trace_hash: 0xcbf2_9ce4_8422_2325,
             trace_at: Vec::new(),
@@ -1133,14 +1136,28 @@ impl Sim {
     }
 
     fn why(&mut self, rec: RecId, line: String) {
-        let start = self.why_text.len();
-        let _ = write!(self.why_text, "t={}ms {line}", FmtTime(self.now));
+        let start = self.why_chunk();
+        let chunk = self.why_text.last_mut().expect("why_chunk made one");
+        let _ = write!(chunk, "t={}ms {line}", FmtTime(self.now));
         self.why_mark(rec, start);
     }
 
-    /// Adds the line written into `why_text` from `start` to a record's why-chain.
+    /// Where the next why line starts in the last chunk, opening a new chunk when it is full.
+    fn why_chunk(&mut self) -> usize {
+        const CHUNK: usize = 1 << 20;
+        match self.why_text.last() {
+            Some(c) if c.len() < CHUNK - 1024 => c.len(),
+            _ => {
+                self.why_text.push(String::with_capacity(CHUNK));
+                0
+            }
+        }
+    }
+
+    /// Adds the line written into the last chunk from `start` to a record's why-chain.
     fn why_mark(&mut self, rec: RecId, start: usize) {
-        let line = (start as u32, (self.why_text.len() - start) as u32);
+        let chunk = self.why_text.len() - 1;
+        let line = (chunk as u32, start as u32, (self.why_text[chunk].len() - start) as u32);
         let r = &mut self.recs[rec as usize];
         if r.why.len() >= WHY_MAX {
             // Keep the beginning (how it got there) and a sliding end (how it ended).
@@ -1152,7 +1169,7 @@ impl Sim {
 
     /// A record's why-chain, line by line.
     pub fn why_lines<'a>(&'a self, r: &'a RecInfo) -> impl Iterator<Item = &'a str> + 'a {
-        r.why.iter().map(|&(s, l)| &self.why_text[s as usize..(s + l) as usize])
+        r.why.iter().map(|&(c, s, l)| &self.why_text[c as usize][s as usize..(s + l) as usize])
     }
 
     /// A broker's name ("b1") for traces and why-chains, formatted only where it is printed.
