@@ -30,20 +30,17 @@ pub struct Run {
     checkpoints: Vec<Sim>,
 }
 
-/// A snapshot without the (large) trace and why-chains, which the finished run already holds:
-/// the UI shows a record's why-chain from the final report, cut at the moment shown.
+/// A snapshot without the (large) trace and why-chain text, which the finished run already
+/// holds: the UI shows a record's why-chain from the final report, cut at the moment shown.
+/// Logs and records are shared with the live simulation until it writes to them (`CowVec`).
 fn snapshot(sim: &mut Sim) -> Sim {
     let t = sim.trace.take();
     let at = std::mem::take(&mut sim.trace_at);
-    let whys: Vec<Vec<(u32, u32, u32)>> = sim.recs.iter_mut().map(|r| std::mem::take(&mut r.why)).collect();
     let why_text = std::mem::take(&mut sim.why_text);
     let mut c = sim.clone();
     sim.why_text = why_text;
     // Replays from a checkpoint need no why-chains either: formatting them is half the work.
     c.explain = false;
-    for (r, w) in sim.recs.iter_mut().zip(whys) {
-        r.why = w;
-    }
     sim.trace = t;
     sim.trace_at = at;
     c

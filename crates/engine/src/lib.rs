@@ -9,6 +9,7 @@
 //! The engine has no web dependency and builds for native targets and `wasm32-unknown-unknown`.
 
 pub mod bench;
+pub mod cowvec;
 pub mod idxmap;
 pub mod log;
 pub mod report;

@@ -77,7 +77,7 @@ impl ProducerEntry {
 
 #[derive(Clone, Debug, Default)]
 pub struct Log {
-    pub entries: Vec<Entry>,
+    pub entries: crate::cowvec::CowVec<Entry>,
     pub hw: u64,
     /// Leader-epoch cache: (epoch, start offset), both strictly increasing.
     pub epochs: Vec<(i32, u64)>,

@@ -429,8 +429,9 @@ impl Report {
                             }
                         }
                         PartitionExpect::Log(want) => {
-                            let got: Vec<String> = log.entries[..log.hw as usize]
-                                .iter()
+                            let got: Vec<String> = log
+                                .entries
+                                .range(0, log.hw as usize)
                                 .map(|e| {
                                     e.rec
                                         .map(|r| sim.recs[r as usize].id.to_string())

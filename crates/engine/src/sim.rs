@@ -749,7 +749,7 @@ pub struct Sim {
     pub ctrl: Controller,
     pub parts: Vec<PartInfo>,
     pub producers: Vec<Producer>,
-    pub recs: Vec<RecInfo>,
+    pub recs: crate::cowvec::CowVec<RecInfo>,
     tables: Vec<TableRun>,
     fault_fired: Vec<bool>,
     pub errors: Vec<ClientError>,
@@ -1021,7 +1021,7 @@ impl Sim {
             ctrl: Controller { parts: ctrl_parts, fenced: vec![false; nb], last_hb: vec![0; nb], hb_seq: vec![0; nb], inc: vec![0; nb] },
             parts,
             producers,
-            recs,
+            recs: recs.into_iter().collect(),
             tables: sc_sends_producers.iter().map(|&producer| TableRun { next: 0, done: false, producer }).collect(),
             fault_fired: vec![false; nf],
             errors: Vec::new(),
@@ -1169,7 +1169,9 @@ impl Sim {
 
     /// A record's why-chain, line by line.
     pub fn why_lines<'a>(&'a self, r: &'a RecInfo) -> impl Iterator<Item = &'a str> + 'a {
-        r.why.iter().map(|&(c, s, l)| &self.why_text[c as usize][s as usize..(s + l) as usize])
+        // A checkpoint's copy of the simulation has the ranges but not the text (the lab keeps
+        // the text once, in the finished run): its lines are simply absent.
+        r.why.iter().filter_map(|&(c, s, l)| self.why_text.get(c as usize)?.get(s as usize..(s + l) as usize))
     }
 
     /// A broker's name ("b1") for traces and why-chains, formatted only where it is printed.
@@ -1960,7 +1962,7 @@ impl Sim {
         if new > old {
             self.brokers[b].logs.get_mut(&p).expect("log").hw = new;
             tr!(self, "{} {} high watermark {} -> {}", Self::bname(b), self.parts[p].name, old, new);
-            let recs: Vec<RecId> = self.brokers[b].logs[&p].entries[old as usize..new as usize].iter().filter_map(|e| e.rec).collect();
+            let recs: Vec<RecId> = self.brokers[b].logs[&p].entries.range(old as usize, new as usize).filter_map(|e| e.rec).collect();
             for r in recs {
                 why!(self, r, "{} moved the high watermark past it: committed in Kafka's sense", Self::bname(b));
             }
@@ -2055,7 +2057,7 @@ impl Sim {
         while end < leo && log.entries[end].batch_base < end as u64 {
             end += 1;
         }
-        FetchData { entries: log.entries[start..end].to_vec(), hw: log.hw, leader_leo: leo as u64, diverging: None }
+        FetchData { entries: log.entries.range(start, end).cloned().collect(), hw: log.hw, leader_leo: leo as u64, diverging: None }
     }
 
     /// Answers waiting follower fetches: all of them after an append, or the one whose
@@ -2202,7 +2204,7 @@ impl Sim {
             return;
         }
 
-        let removed: Vec<RecId> = log.entries[to as usize..].iter().filter_map(|e| e.rec).collect();
+        let removed: Vec<RecId> = log.entries.range(to as usize, usize::MAX).filter_map(|e| e.rec).collect();
         let actual = log.truncate_to(to);
         let (bn, pname) = (Self::bname(b), self.parts[p].name.clone());
         tr!(self, "{bn} truncates {pname} to offset {actual} ({why}), dropping {}", rec_list(&self.recs, &removed));
@@ -2482,7 +2484,7 @@ impl Sim {
         let mut affected = VecSet::new();
         for br in &self.brokers {
             if let Some(lg) = br.logs.get(&p) {
-                for e in &lg.entries {
+                for e in lg.entries.iter() {
                     if let Some(r) = e.rec {
                         if !have.contains(&r) {
                             affected.insert(r);
@@ -3785,8 +3787,8 @@ impl Sim {
                 // R-E8: Kafka does not fsync each write; what the page cache held is lost.
                 let parts: Vec<usize> = br.logs.keys().collect();
                 for p in parts {
-                    let log = &self.brokers[b].logs[&p];
-                    if let Some(first) = log.entries.iter().position(|e| e.append_time + window > now) {
+                    let first = self.brokers[b].logs[&p].entries.iter().position(|e| e.append_time + window > now);
+                    if let Some(first) = first {
                         self.truncate(b, p, first as u64, "power loss: unflushed writes are gone");
                     }
                 }
@@ -4070,7 +4072,7 @@ fn acks_name(a: i8) -> &'static str {
     }
 }
 
-fn rec_list(recs: &[crate::sim::RecInfo], ids: &[RecId]) -> String {
+fn rec_list(recs: &crate::cowvec::CowVec<RecInfo>, ids: &[RecId]) -> String {
     let mut s = String::new();
     let n = ids.len();
     for (i, &r) in ids.iter().enumerate() {

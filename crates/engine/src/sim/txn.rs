@@ -380,7 +380,7 @@ impl Sim {
     pub(crate) fn txn_coordinator_load(&mut self, b: usize, part: usize, epoch: i32) {
         let Some(tp) = self.parts[part].internal else { return };
         let mut latest: VecMap<String, u32> = VecMap::new();
-        for e in &self.brokers[b].logs[&part].entries {
+        for e in self.brokers[b].logs[&part].entries.iter() {
             if let Some(i) = e.state_rec {
                 latest.insert(self.txn_log_recs[i as usize].0.clone(), i);
             }
