@@ -33,6 +33,8 @@ const tLoad = Date.now();
 await page.goto(`${BASE}index.html#${frag}`);
 await page.getByRole('table', { name: 'Record fates' }).waitFor({ timeout: 600_000 });
 console.log(`page: a 20 000-record run (load + simulate + checkpoints) ready in ${Date.now() - tLoad} ms`);
+const wasmBytes = await page.evaluate(() => window.wasmBindings.wasm_memory_bytes());
+console.log(`page: wasm memory with that run loaded ${(wasmBytes / 1048576).toFixed(0)} MiB`);
 const scrub = await page.evaluate(async () => {
   const range = document.querySelector('input[type=range]');
   const max = Number(range.max);

@@ -30,6 +30,20 @@ fn install_panic_panel() {
     }));
 }
 
+/// The wasm instance's linear memory in bytes, for the benchmark script (the JS heap figure
+/// Chromium gives does not include it).
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn wasm_memory_bytes() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (core::arch::wasm32::memory_size(0) * 65536) as f64
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0.0
+    }
+}
+
 /// Starts the page: the lab, or with `?bench=N` the benchmark of N records (the same workload
 /// as `kafka-lab bench`), whose figures appear in an element with id `bench`.
 pub fn start() {
