@@ -112,9 +112,6 @@ impl<V, K: Idx> IdxMap<V, K> {
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> + '_ {
         self.slots.iter_mut().flatten()
     }
-    pub fn first_key(&self) -> Option<K> {
-        self.keys().next()
-    }
 }
 
 /// A place in an [`IdxMap`].

@@ -1135,11 +1135,9 @@ impl Sim {
         }
     }
 
+    /// A why line already formatted (for lines whose words are chosen before they are written).
     fn why(&mut self, rec: RecId, line: String) {
-        let start = self.why_chunk();
-        let chunk = self.why_text.last_mut().expect("why_chunk made one");
-        let _ = write!(chunk, "t={}ms {line}", FmtTime(self.now));
-        self.why_mark(rec, start);
+        why!(self, rec, "{line}");
     }
 
     /// Where the next why line starts in the last chunk, opening a new chunk when it is full.

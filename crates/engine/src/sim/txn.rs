@@ -1012,7 +1012,9 @@ impl Sim {
                 );
             }
         }
-        let ok = res.is_ok() || res == Err(KErr::InvalidProducerEpoch);
+        // An appended marker was answered above (now or once replicated); of the refusals, a
+        // stale epoch counts as done (the coordinator drops it) and the others are retried.
+        let ok = res == Err(KErr::InvalidProducerEpoch);
         self.reply(m, Body::MarkerResp { txn: id.to_string(), part, commit, ok });
     }
 
