@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Trunk post-build hook: shrink the release wasm with binaryen's wasm-opt -Oz.
+# KLAB_WASM_OPT_EXTRA=-g keeps function names, for profiling the page in the browser.
 set -euo pipefail
 [ "${TRUNK_PROFILE:-}" = "release" ] || exit 0
 opt="$(dirname "$0")/../node_modules/.bin/wasm-opt"
@@ -8,5 +9,5 @@ if [ ! -x "$opt" ]; then
   exit 0
 fi
 for f in "$TRUNK_STAGING_DIR"/*.wasm; do
-  "$opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals "$f" -o "$f"
+  "$opt" ${KLAB_WASM_OPT_EXTRA:-} -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals "$f" -o "$f"
 done

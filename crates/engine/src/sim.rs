@@ -807,16 +807,57 @@ pub struct Sim {
 /// without allocating (a `BTreeMap` allocates nodes as it grows and shrinks). Sequence
 /// numbers are unique, so the order is total and every run pops in the same order. Finding
 /// one event by its key (a wire fault acting on a message in flight) is rare and linear.
+///
+/// Timeouts (a follower's fetch, a produce request waiting in purgatory) are armed once per
+/// request and are almost always stale when they fire: a long run holds thousands of them.
+/// They wait in lanes instead, one per (kind, broker, partition, timeout), where each new
+/// one is later than the last (same timeout, later start): only the head of a lane is in
+/// the heap, and popping it moves the next one in with the key it was given when armed. The
+/// order of events is exactly as if every timeout were in the heap, but the heap stays small
+/// and a checkpoint copies a few plain numbers per timeout instead of a boxed event.
 #[derive(Clone, Default)]
 struct EventQueue {
     heap: std::collections::BinaryHeap<Queued>,
+    lanes: Vec<Lane>,
+    lane_index: VecMap<(TimerKind, usize, usize, Time), u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    Fetch,
+    Produce,
+}
+
+/// Timeouts of one kind, broker, partition and length, in the order they fire.
+#[derive(Clone)]
+struct Lane {
+    kind: TimerKind,
+    b: usize,
+    part: usize,
+    /// Whether the earliest one is in the heap now.
+    in_heap: bool,
+    /// The later ones: (key, broker incarnation, fetch or request id).
+    rest: std::collections::VecDeque<((Time, u64), u32, u64)>,
+}
+
+impl Lane {
+    fn event(&self, inc: u32, id: u64) -> Ev {
+        match self.kind {
+            TimerKind::Fetch => Ev::FetchTimeout { b: self.b, inc, part: self.part, fid: id },
+            TimerKind::Produce => Ev::ProduceExpire { b: self.b, inc, part: self.part, req: id },
+        }
+    }
 }
 
 #[derive(Clone)]
 struct Queued {
     key: (Time, u64),
     ev: Box<Ev>,
+    /// The lane this timeout heads, or `NO_LANE`.
+    lane: u32,
 }
+
+const NO_LANE: u32 = u32::MAX;
 
 impl PartialEq for Queued {
     fn eq(&self, o: &Self) -> bool {
@@ -838,13 +879,45 @@ impl Ord for Queued {
 
 impl EventQueue {
     fn push(&mut self, key: (Time, u64), ev: Box<Ev>) {
-        self.heap.push(Queued { key, ev });
+        self.heap.push(Queued { key, ev, lane: NO_LANE });
+    }
+    /// Arms a timeout of `len` for broker `b`'s partition `part`: `key` is `(now + len, seq)`,
+    /// so it is later than every timeout already in its lane.
+    fn push_timer(&mut self, key: (Time, u64), kind: TimerKind, b: usize, part: usize, len: Time, inc: u32, id: u64) {
+        let idx = match self.lane_index.get(&(kind, b, part, len)) {
+            Some(&i) => i,
+            None => {
+                let i = self.lanes.len() as u32;
+                self.lanes.push(Lane { kind, b, part, in_heap: false, rest: Default::default() });
+                self.lane_index.insert((kind, b, part, len), i);
+                i
+            }
+        };
+        let lane = &mut self.lanes[idx as usize];
+        if lane.in_heap {
+            lane.rest.push_back((key, inc, id));
+        } else {
+            lane.in_heap = true;
+            let ev = Box::new(lane.event(inc, id));
+            self.heap.push(Queued { key, ev, lane: idx });
+        }
     }
     fn peek_key(&self) -> Option<(Time, u64)> {
         self.heap.peek().map(|q| q.key)
     }
     fn pop(&mut self) -> Option<Box<Ev>> {
-        self.heap.pop().map(|q| q.ev)
+        let q = self.heap.pop()?;
+        if q.lane != NO_LANE {
+            let lane = &mut self.lanes[q.lane as usize];
+            match lane.rest.pop_front() {
+                Some((key, inc, id)) => {
+                    let ev = Box::new(lane.event(inc, id));
+                    self.heap.push(Queued { key, ev, lane: q.lane });
+                }
+                None => lane.in_heap = false,
+            }
+        }
+        Some(q.ev)
     }
     /// Every queued event, in no particular order.
     fn events(&self) -> impl Iterator<Item = &Ev> + '_ {
@@ -1107,6 +1180,14 @@ impl Sim {
         }
         self.queue.push(key, Box::new(ev));
         key
+    }
+
+    /// Arms broker `b`'s timeout of length `len` for partition `p` (see [`EventQueue`]).
+    fn push_timer(&mut self, len: Time, kind: TimerKind, b: usize, p: usize, id: u64) {
+        self.seq += 1;
+        let key = (self.now + len, self.seq);
+        let inc = self.brokers[b].inc;
+        self.queue.push_timer(key, kind, b, p, len, inc, id);
     }
 
     fn id(&mut self) -> u64 {
@@ -1797,8 +1878,6 @@ impl Sim {
                 if hw > last {
                     self.complete_produce(b, p, m.from, req, base, &recs, m.drop_reply, m.delay_reply);
                 } else {
-                    let deadline = self.now + timeout;
-                    let inc = self.brokers[b].inc;
                     let d = Delayed {
                         req,
                         to: m.from,
@@ -1812,7 +1891,7 @@ impl Sim {
                     if let Some(ls) = self.brokers[b].leading.get_mut(&p) {
                         ls.delayed.push(d);
                     }
-                    self.push(deadline, Ev::ProduceExpire { b, inc, part: p, req });
+                    self.push_timer(timeout, TimerKind::Produce, b, p, req);
                 }
             }
         }
@@ -2095,13 +2174,12 @@ impl Sim {
         let offset = log.leo();
         let last_epoch = log.latest_epoch();
         let fid = self.id();
-        let inc = self.brokers[b].inc;
         if let Some(fs) = self.brokers[b].following.get_mut(&p) {
             fs.outstanding = Some(fid);
         }
         self.send(Node::Broker(b), Node::Broker(leader), Body::Fetch { part: p, offset, last_epoch, cur_epoch, fid });
         let to = self.sc.cluster.replica_socket_timeout_ms * MS;
-        self.push(self.now + to, Ev::FetchTimeout { b, inc, part: p, fid });
+        self.push_timer(to, TimerKind::Fetch, b, p, fid);
     }
 
     fn schedule_fetch_retry(&mut self, b: usize, p: usize) {
@@ -4294,3 +4372,50 @@ impl Sim {
 
 mod txn;
 pub use txn::{java_hash, OffsetsStep, TxnLogPart, TxnMeta, TxnRun, TxnState};
+
+#[cfg(test)]
+mod queue_tests {
+    use super::*;
+
+    /// Timeouts kept in lanes pop in exactly the order they would from one heap holding every
+    /// event: the lanes change where events wait, never when they happen.
+    #[test]
+    fn lanes_pop_in_heap_order() {
+        use rand_core::{RngCore, SeedableRng};
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut q = EventQueue::default();
+        let mut all: Vec<((Time, u64), String)> = Vec::new();
+        let (mut now, mut seq) = (0u64, 0u64);
+        for _ in 0..5000 {
+            now += rng.next_u64() % 3;
+            seq += 1;
+            let r = rng.next_u64();
+            let (b, part) = ((r % 3) as usize, ((r >> 8) % 2) as usize);
+            let len = [30_000, 500][((r >> 16) % 2) as usize];
+            let key = (now + len, seq);
+            if r % 5 == 0 {
+                q.push(key, Box::new(Ev::Heartbeat { b, inc: 0 }));
+                all.push((key, format!("{:?}", Ev::Heartbeat { b, inc: 0 })));
+            } else {
+                let kind = if r % 2 == 0 { TimerKind::Fetch } else { TimerKind::Produce };
+                q.push_timer(key, kind, b, part, len, 1, seq);
+                let lane = Lane { kind, b, part, in_heap: false, rest: Default::default() };
+                all.push((key, format!("{:?}", lane.event(1, seq))));
+            }
+            // Pop now and then, as a run does between pushes.
+            while r % 7 == 0 && q.peek_key().is_some_and(|k| k.0 <= now) {
+                let key = q.peek_key().expect("peeked");
+                let ev = format!("{:?}", q.pop().expect("peeked"));
+                let first = (0..all.len()).min_by_key(|&i| all[i].0).expect("not empty");
+                assert_eq!((key, ev), all.swap_remove(first));
+            }
+        }
+        all.sort_by_key(|e| e.0);
+        let mut popped = Vec::new();
+        while let Some(k) = q.peek_key() {
+            let ev = q.pop().expect("peeked");
+            popped.push((k, format!("{ev:?}")));
+        }
+        assert_eq!(popped, all);
+    }
+}
