@@ -16,6 +16,8 @@ use yew::prelude::*;
 
 const STORAGE_KEY: &str = "kafka-delivery-lab.sandbox.v1";
 const LEDGER_ROWS: usize = 200;
+/// How many of a partition's newest offsets the diagram draws.
+const PARTITION_CELLS: usize = 12;
 const LOG_WINDOW: usize = 300;
 
 pub struct Lesson {
@@ -1210,7 +1212,10 @@ impl App {
 
     fn view_partition(&self, p: &PartitionReport, sim: &Sim, fates: &klab::vecmap::VecMap<String, String>) -> Html {
         let longest = p.replicas.iter().map(|r| r.log.len()).max().unwrap_or(0);
-        let shown = longest.min(36);
+        // The newest offsets only, few enough that a cell keeps its text legible at the
+        // panel's width (and that a jump on the time line redraws hundreds of elements, not
+        // thousands); the caption says which offsets are drawn.
+        let shown = longest.min(PARTITION_CELLS);
         let first = longest - shown;
         let cell = 38.0;
         let left = 120.0;
@@ -1226,9 +1231,10 @@ impl App {
             p.leader_epoch,
             p.isr.join(", ")
         );
+        let window = if first > 0 { format!(" · offsets {first}–{} of {longest} drawn", longest - 1) } else { String::new() };
         html! {
             <figure aria-label={format!("Partition {}/{}", p.topic, p.partition)}>
-                <figcaption>{ label.clone() }</figcaption>
+                <figcaption>{ label.clone() }<small>{ window }</small></figcaption>
                 <svg viewBox={format!("0 0 {} {}", px(width), px(height))} role="img" aria-label={label}>
                     { for p.replicas.iter().enumerate().map(|(i, r)| {
                         let y = 20.0 + row * i as f64;
@@ -1263,7 +1269,7 @@ impl App {
                                                 fill={fate_colour(fate)} fill-opacity={if committed { "0.35" } else { "0.12" }}
                                                 stroke={if sel { "#000" } else { "#888" }} stroke-width={if sel { "3" } else { "1" }}
                                                 stroke-dasharray={if committed { "" } else { "3 2" }} />
-                                            <text x={px(x + 4.0)} y={px(y + 19.0)} font-size={if marker { "8" } else { "12" }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ label.to_string() }</text>
+                                            <text x={px(x + 3.0)} y={px(y + 19.0)} font-size={if marker { "8".to_string() } else { fit_font(label) }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ label.to_string() }</text>
                                         </g>
                                     }
                                 }) }
@@ -1560,6 +1566,12 @@ impl App {
     }
 }
 
+/// The font size (12 at most) at which a record id fits in its 36-wide cell: monospace
+/// digits are about 0.6 of the size wide, so "r19239" is drawn at 9.4 and "r1" at 12.
+fn fit_font(label: &str) -> String {
+    px((32.0 / (label.chars().count().max(1) as f64 * 0.6)).min(12.0))
+}
+
 /// An SVG coordinate to one decimal place: a tenth of a pixel is finer than the eye sees,
 /// and short attributes keep the drawn DOM small (a partition view has hundreds of them).
 fn px(v: f64) -> String {
@@ -1591,5 +1603,11 @@ mod px_tests {
         assert_eq!(super::px(12.349), "12.3");
         assert_eq!(super::px(-0.26), "-0.3");
         assert_eq!(super::px(0.04), "0");
+    }
+    #[test]
+    fn long_record_ids_get_a_smaller_font_to_fit_their_cell() {
+        assert_eq!(super::fit_font("r1"), "12");
+        assert_eq!(super::fit_font("r19239"), "8.9");
+        assert!(6.0 * 0.6 * 8.9 <= 34.0, "six characters fit in a 36-wide cell");
     }
 }
