@@ -1608,6 +1608,5 @@ mod px_tests {
     fn long_record_ids_get_a_smaller_font_to_fit_their_cell() {
         assert_eq!(super::fit_font("r1"), "12");
         assert_eq!(super::fit_font("r19239"), "8.9");
-        assert!(6.0 * 0.6 * 8.9 <= 34.0, "six characters fit in a 36-wide cell");
     }
 }
