@@ -80,7 +80,7 @@ impl fmt::Display for Value {
 /// Parses a TOML document into a table, or says what is wrong with it (toml_edit's message,
 /// which names the line and column).
 pub fn parse(text: &str) -> Result<Table, String> {
-    let doc = toml_edit::ImDocument::parse(text).map_err(|e| e.to_string())?;
+    let doc = toml_edit::Document::parse(text).map_err(|e| e.to_string())?;
     Ok(table(doc.as_table()))
 }
 
