@@ -8,6 +8,8 @@ RECORDS="${1:-100000}"
 cargo build --release -p kafka-lab
 ./target/release/kafka-lab bench "$RECORDS"
 trunk build --release --offline >/dev/null
+# The same page with the benchmark compiled in, for the engine's speed in wasm.
+trunk build --release --offline --features bench --dist target/bench-dist >/dev/null
 total=0
 for f in dist/*.wasm dist/*.js dist/*.css; do
   size=$(gzip -9 -c "$f" | wc -c)
@@ -17,6 +19,8 @@ done
 echo "size: total transfer (wasm + JS + CSS, gzipped): $((total / 1024)) KiB"
 python3 -m http.server 8767 --bind 127.0.0.1 --directory dist >/dev/null 2>&1 &
 server=$!
-trap 'kill $server' EXIT
+python3 -m http.server 8768 --bind 127.0.0.1 --directory target/bench-dist >/dev/null 2>&1 &
+bench_server=$!
+trap 'kill $server $bench_server' EXIT
 sleep 1
-RECORDS="$RECORDS" BASE="http://127.0.0.1:8767/" node scripts/bench.mjs
+RECORDS="$RECORDS" BASE="http://127.0.0.1:8767/" BENCH_BASE="http://127.0.0.1:8768/" node scripts/bench.mjs

@@ -1388,9 +1388,9 @@ impl App {
         let has_output = self.sim.as_ref().map(|s| s.consumers.iter().any(|c| c.cfg.output_topic.is_some())).unwrap_or(false);
 
         // Long runs: draw at most LEDGER_ROWS rows (matching the finder), plus the selection.
-        let find = self.find.to_lowercase();
+        let find = self.find.to_ascii_lowercase();
         let matching: Vec<&klab::report::RecordReport> =
-            report.records.iter().filter(|r| find.is_empty() || r.id.to_lowercase().contains(&find)).collect();
+            report.records.iter().filter(|r| find.is_empty() || r.id.to_ascii_lowercase().contains(&find)).collect();
         let hidden = matching.len().saturating_sub(LEDGER_ROWS);
         let mut rows: Vec<&klab::report::RecordReport> = matching.into_iter().take(LEDGER_ROWS).collect();
         if let Some(r) = rec {
@@ -1497,7 +1497,7 @@ impl App {
         let max = run.stops.len() - 1;
         let stop = run.stops[self.stop];
         let now_events = stop.events;
-        let f = self.filter.to_lowercase();
+        let f = self.filter.to_ascii_lowercase();
         // trace_at is sorted: the last line written at or before this moment.
         let current_line = run.trace_at.partition_point(|&e| e <= now_events).checked_sub(1);
         // Draw a window of the log around the current moment (or the first matches of a
@@ -1514,7 +1514,7 @@ impl App {
             .iter()
             .enumerate()
             .map(|(i, l)| (i + from, l))
-            .filter(|(_, l)| f.is_empty() || l.to_lowercase().contains(&f))
+            .filter(|(_, l)| f.is_empty() || l.to_ascii_lowercase().contains(&f))
             .take(LOG_WINDOW)
             .map(|(i, l)| {
                 let class = if Some(i) == current_line {

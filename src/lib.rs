@@ -44,18 +44,24 @@ pub fn wasm_memory_bytes() -> f64 {
     }
 }
 
-/// Starts the page: the lab, or with `?bench=N` the benchmark of N records (the same workload
-/// as `kafka-lab bench`), whose figures appear in an element with id `bench`.
+/// Starts the page: the lab, or in a build with the `bench` feature and `?bench=N`, the
+/// benchmark of N records (the same workload as `kafka-lab bench`), whose figures appear in
+/// an element with id `bench`. The lab's own build leaves the benchmark out: it is code no
+/// learner runs, and it would be downloaded by every one.
 pub fn start() {
     install_panic_panel();
-    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-    if let Some(n) = search.strip_prefix("?bench=").and_then(|n| n.parse::<u64>().ok()) {
-        run_bench(n);
-        return;
+    #[cfg(feature = "bench")]
+    {
+        let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+        if let Some(n) = search.strip_prefix("?bench=").and_then(|n| n.parse::<u64>().ok()) {
+            run_bench(n);
+            return;
+        }
     }
     yew::Renderer::<app::App>::new().render();
 }
 
+#[cfg(feature = "bench")]
 fn run_bench(n: u64) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
     let perf = web_sys::window().and_then(|w| w.performance());

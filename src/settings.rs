@@ -13,6 +13,19 @@ pub enum Where {
     Consumer,
 }
 
+impl Where {
+    /// The table as the scenario file names it.
+    fn table_name(self) -> &'static str {
+        match self {
+            Where::Top => "top-level",
+            Where::Cluster => "[cluster]",
+            Where::Topic => "[[topic]]",
+            Where::Producer => "[producer]",
+            Where::Consumer => "[[consumer]]",
+        }
+    }
+}
+
 fn table_mut(doc: &mut DocumentMut, w: Where) -> Option<&mut Table> {
     match w {
         Where::Top => Some(doc.as_table_mut()),
@@ -64,7 +77,7 @@ pub fn set(text: &str, w: Where, key: &str, v: Option<&str>) -> Result<String, S
     let mut doc: DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| format!("the scenario is not valid TOML, so the setting cannot be changed: {}", e.message()))?;
-    let t = table_mut(&mut doc, w).ok_or_else(|| format!("the scenario's [{w:?}] entry is not a table"))?;
+    let t = table_mut(&mut doc, w).ok_or_else(|| format!("the scenario's {} entry is not a table", w.table_name()))?;
     match v {
         None => {
             t.remove(key);

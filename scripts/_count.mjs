@@ -1,0 +1,16 @@
+import { chromium } from '@playwright/test';
+import zlib from 'node:zlib';
+const BASE = process.env.BASE || 'http://127.0.0.1:8767/';
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+const workload = (n) => `format = 1\ntitle = "scrub test"\nseed = 7\n[[topic]]\nname = "orders"\npartitions = 3\n"replication.factor" = 3\n"min.insync.replicas" = 2\n[producer]\nacks = "all"\n[[send]]\ncount = ${n}\nevery_ms = 1\n[[fault]]\nat_ms = ${Math.floor(n / 4)}\ndo = "kill-broker"\ntarget = "b1"\n[[fault]]\nat_ms = ${Math.floor(n / 4) + 15000}\ndo = "restart-broker"\ntarget = "b1"\n`;
+const state = { scenario: workload(20000), stop: 0, record: null };
+const frag = 'v1.' + zlib.deflateRawSync(Buffer.from(JSON.stringify(state)), { level: 9 }).toString('base64url');
+await page.goto(`${BASE}index.html#${frag}`);
+await page.getByRole('table', { name: 'Record fates' }).waitFor({ timeout: 600_000 });
+const f = () => [...document.querySelectorAll('section.panel, details.panel, header, footer')].map(s => `${s.tagName}:${(s.querySelector('h2,summary')||{}).textContent||''}:${s.getElementsByTagName('*').length}`).join('\n');
+console.log(await page.evaluate(f));
+await page.evaluate(async () => { const range = document.querySelector('input[type=range]'); range.value = '44737'; range.dispatchEvent(new Event('input', { bubbles: true })); await new Promise((r) => setTimeout(r, 300)); });
+console.log('--- after jump'); console.log(await page.evaluate(f));
+await page.locator('section.panel').nth(2).screenshot({ path: '/tmp/mid.png' });
+await browser.close();
