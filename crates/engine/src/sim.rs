@@ -883,13 +883,14 @@ impl EventQueue {
     }
     /// Arms a timeout of `len` for broker `b`'s partition `part`: `key` is `(now + len, seq)`,
     /// so it is later than every timeout already in its lane.
-    fn push_timer(&mut self, key: (Time, u64), kind: TimerKind, b: usize, part: usize, len: Time, inc: u32, id: u64) {
-        let idx = match self.lane_index.get(&(kind, b, part, len)) {
+    fn push_timer(&mut self, key: (Time, u64), lane: (TimerKind, usize, usize, Time), inc: u32, id: u64) {
+        let (kind, b, part, _) = lane;
+        let idx = match self.lane_index.get(&lane) {
             Some(&i) => i,
             None => {
                 let i = self.lanes.len() as u32;
                 self.lanes.push(Lane { kind, b, part, in_heap: false, rest: Default::default() });
-                self.lane_index.insert((kind, b, part, len), i);
+                self.lane_index.insert(lane, i);
                 i
             }
         };
@@ -1187,7 +1188,7 @@ impl Sim {
         self.seq += 1;
         let key = (self.now + len, self.seq);
         let inc = self.brokers[b].inc;
-        self.queue.push_timer(key, kind, b, p, len, inc, id);
+        self.queue.push_timer(key, (kind, b, p, len), inc, id);
     }
 
     fn id(&mut self) -> u64 {
@@ -4398,7 +4399,7 @@ mod queue_tests {
                 all.push((key, format!("{:?}", Ev::Heartbeat { b, inc: 0 })));
             } else {
                 let kind = if r % 2 == 0 { TimerKind::Fetch } else { TimerKind::Produce };
-                q.push_timer(key, kind, b, part, len, 1, seq);
+                q.push_timer(key, (kind, b, part, len), 1, seq);
                 let lane = Lane { kind, b, part, in_heap: false, rest: Default::default() };
                 all.push((key, format!("{:?}", lane.event(1, seq))));
             }
