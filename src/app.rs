@@ -256,7 +256,8 @@ fn initial_state() -> (LinkState, Option<String>) {
 
 fn stored_state(default: LinkState) -> (LinkState, Option<String>) {
     let Some(raw) = storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten()) else { return (default, None) };
-    match serde_json::from_str::<LinkState>(&raw) {
+    // from_slice, as links are read: one JSON reader in the page, not two.
+    match serde_json::from_slice::<LinkState>(raw.as_bytes()) {
         Ok(s) => (s, None),
         Err(_) => (
             default,

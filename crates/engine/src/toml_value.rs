@@ -85,7 +85,15 @@ pub fn parse(text: &str) -> Result<Table, String> {
 }
 
 fn table<'a>(t: impl IntoIterator<Item = (&'a str, &'a toml_edit::Item)>) -> Table {
-    t.into_iter().filter_map(|(k, item)| item_value(item).map(|v| (k.to_string(), v))).collect()
+    // Inserted one by one: `collect` into a B-tree would link a whole stable sort for this
+    // one type into the page, for tables of a dozen keys.
+    let mut out = Table::new();
+    for (k, item) in t {
+        if let Some(v) = item_value(item) {
+            out.insert(k.to_string(), v);
+        }
+    }
+    out
 }
 
 fn item_value(item: &toml_edit::Item) -> Option<Value> {
