@@ -818,6 +818,10 @@ pub struct Sim {
 #[derive(Clone, Default)]
 struct EventQueue {
     heap: std::collections::BinaryHeap<Queued>,
+    /// The events themselves, in reused slots: the heap moves only small keys, and an event
+    /// costs no allocation of its own.
+    slots: Vec<Option<Ev>>,
+    free: Vec<u32>,
     lanes: Vec<Lane>,
     lane_index: VecMap<(TimerKind, usize, usize, Time), u32>,
 }
@@ -849,10 +853,11 @@ impl Lane {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 struct Queued {
     key: (Time, u64),
-    ev: Box<Ev>,
+    /// Where the event is in `EventQueue::slots`.
+    slot: u32,
     /// The lane this timeout heads, or `NO_LANE`.
     lane: u32,
 }
@@ -878,8 +883,28 @@ impl Ord for Queued {
 }
 
 impl EventQueue {
-    fn push(&mut self, key: (Time, u64), ev: Box<Ev>) {
-        self.heap.push(Queued { key, ev, lane: NO_LANE });
+    fn store(&mut self, ev: Ev) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(ev);
+                i
+            }
+            None => {
+                self.slots.push(Some(ev));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+    fn take(&mut self, slot: u32) -> Ev {
+        self.free.push(slot);
+        self.slots[slot as usize].take().expect("a queued event's slot holds it")
+    }
+    fn get(&self, q: &Queued) -> &Ev {
+        self.slots[q.slot as usize].as_ref().expect("a queued event's slot holds it")
+    }
+    fn push(&mut self, key: (Time, u64), ev: Ev) {
+        let slot = self.store(ev);
+        self.heap.push(Queued { key, slot, lane: NO_LANE });
     }
     /// Arms a timeout of `len` for broker `b`'s partition `part`: `key` is `(now + len, seq)`,
     /// so it is later than every timeout already in its lane.
@@ -894,56 +919,58 @@ impl EventQueue {
                 i
             }
         };
-        let lane = &mut self.lanes[idx as usize];
-        if lane.in_heap {
-            lane.rest.push_back((key, inc, id));
+        let l = &mut self.lanes[idx as usize];
+        if l.in_heap {
+            l.rest.push_back((key, inc, id));
         } else {
-            lane.in_heap = true;
-            let ev = Box::new(lane.event(inc, id));
-            self.heap.push(Queued { key, ev, lane: idx });
+            l.in_heap = true;
+            let ev = l.event(inc, id);
+            let slot = self.store(ev);
+            self.heap.push(Queued { key, slot, lane: idx });
         }
     }
     fn peek_key(&self) -> Option<(Time, u64)> {
         self.heap.peek().map(|q| q.key)
     }
-    fn pop(&mut self) -> Option<Box<Ev>> {
+    fn pop(&mut self) -> Option<Ev> {
         let q = self.heap.pop()?;
         if q.lane != NO_LANE {
             let lane = &mut self.lanes[q.lane as usize];
             match lane.rest.pop_front() {
                 Some((key, inc, id)) => {
-                    let ev = Box::new(lane.event(inc, id));
-                    self.heap.push(Queued { key, ev, lane: q.lane });
+                    let ev = lane.event(inc, id);
+                    let slot = self.store(ev);
+                    self.heap.push(Queued { key, slot, lane: q.lane });
                 }
                 None => lane.in_heap = false,
             }
         }
-        Some(q.ev)
+        Some(self.take(q.slot))
     }
     /// Every queued event, in no particular order.
     fn events(&self) -> impl Iterator<Item = &Ev> + '_ {
-        self.heap.iter().map(|q| &*q.ev)
+        self.heap.iter().map(|q| self.get(q))
     }
     /// Every queued event in the order it will happen (for views, not the hot path).
     fn in_order(&self) -> Vec<((Time, u64), &Ev)> {
-        let mut v: Vec<((Time, u64), &Ev)> = self.heap.iter().map(|q| (q.key, &*q.ev)).collect();
+        let mut v: Vec<((Time, u64), &Ev)> = self.heap.iter().map(|q| (q.key, self.get(q))).collect();
         v.sort_unstable_by_key(|e| e.0);
         v
     }
     /// Changes the event with this key, if it is still queued.
     fn update(&mut self, key: (Time, u64), f: impl FnOnce(&mut Ev)) {
-        // The key does not change, so the order holds; rebuilding the heap is O(n).
-        let mut v = std::mem::take(&mut self.heap).into_vec();
-        if let Some(q) = v.iter_mut().find(|q| q.key == key) {
-            f(&mut q.ev);
+        // The key does not change, so the heap's order holds.
+        if let Some(slot) = self.heap.iter().find(|q| q.key == key).map(|q| q.slot) {
+            if let Some(ev) = self.slots[slot as usize].as_mut() {
+                f(ev);
+            }
         }
-        self.heap = v.into();
     }
-    fn remove(&mut self, key: (Time, u64)) -> Option<Box<Ev>> {
+    fn remove(&mut self, key: (Time, u64)) -> Option<Ev> {
         let mut v = std::mem::take(&mut self.heap).into_vec();
-        let out = v.iter().position(|q| q.key == key).map(|i| v.swap_remove(i).ev);
+        let out = v.iter().position(|q| q.key == key).map(|i| v.swap_remove(i));
         self.heap = v.into();
-        out
+        out.map(|q| self.take(q.slot))
     }
 }
 
@@ -1179,7 +1206,7 @@ impl Sim {
         if ev.is_work() {
             self.work += 1;
         }
-        self.queue.push(key, Box::new(ev));
+        self.queue.push(key, ev);
         key
     }
 
@@ -1368,7 +1395,7 @@ impl Sim {
         }
         self.now = key.0;
         self.events += 1;
-        self.handle(*ev);
+        self.handle(ev);
         self.fire_hooks();
         self.check_invariants()?;
         if self.sc.until_ms.is_none() && self.quiescent() {
@@ -3787,7 +3814,7 @@ impl Sim {
                     } else {
                         let at = key.0 + f.duration_ms * MS;
                         tr!(self, "{said}: the message arrives {} ms late", f.duration_ms);
-                        self.push(at, *ev);
+                        self.push(at, ev);
                     }
                 }
             }
@@ -4395,7 +4422,7 @@ mod queue_tests {
             let len = [30_000, 500][((r >> 16) % 2) as usize];
             let key = (now + len, seq);
             if r % 5 == 0 {
-                q.push(key, Box::new(Ev::Heartbeat { b, inc: 0 }));
+                q.push(key, Ev::Heartbeat { b, inc: 0 });
                 all.push((key, format!("{:?}", Ev::Heartbeat { b, inc: 0 })));
             } else {
                 let kind = if r % 2 == 0 { TimerKind::Fetch } else { TimerKind::Produce };
