@@ -20,7 +20,8 @@ fn toml_files(d: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// The golden text: the trace, then every record's fate and what the producer was told.
+/// The golden text: the trace, then every record's fate and what the producer was told, then
+/// every record's why-chain as the lab shows it.
 fn golden_text(sim: &klab::Sim, report: &klab::Report) -> String {
     let mut s = String::new();
     for l in sim.trace.as_deref().unwrap_or(&[]) {
@@ -30,6 +31,12 @@ fn golden_text(sim: &klab::Sim, report: &klab::Report) -> String {
     s.push_str("# fates\n");
     for r in &report.records {
         s.push_str(&format!("# {} {} (producer: {}, copies: {})\n", r.id, r.fate, r.producer, r.copies));
+    }
+    for r in &report.records {
+        s.push_str(&format!("# why {}\n", r.id));
+        for w in &r.why {
+            s.push_str(&format!("#   {w}\n"));
+        }
     }
     s
 }
