@@ -503,6 +503,21 @@ pub enum RecStatus {
     NoAnswer,
 }
 
+/// One step of a record's why-chain. The steps every record goes through (sent, appended,
+/// replicated, acknowledged, committed) are kept as numbers and written out only when a
+/// chain is shown: formatting them as they happened was half of a run's time. Rarer steps
+/// are text, a (chunk, start, length) range of `Sim::why_text`.
+#[derive(Clone, Copy, Debug)]
+pub enum WhyStep {
+    Text { chunk: u32, start: u32, len: u32 },
+    Send { at: Time, producer: u32, part: u32 },
+    LeaderAppend { at: Time, broker: u32, epoch: i32, offset: u64 },
+    ProduceResponse { at: Time, broker: u32, offset: u64 },
+    Replicated { at: Time, broker: u32, offset: u64 },
+    HighWatermark { at: Time, broker: u32 },
+    Acked { at: Time, producer: u32, offset: u64 },
+}
+
 #[derive(Clone, Debug)]
 pub struct RecInfo {
     /// Shared, so that cloning a simulation (a checkpoint of the lab) does not copy every id.
@@ -515,8 +530,8 @@ pub struct RecInfo {
     pub status: RecStatus,
     /// The instance that last had it in its buffer, for "no-answer" after a crash.
     pub instance: u32,
-    /// Its why-chain: each line a (chunk, start, length) of `Sim::why_text` (see `Sim::why_lines`).
-    pub why: Vec<(u32, u32, u32)>,
+    /// Its why-chain, step by step (see `Sim::why_lines`).
+    pub why: Vec<WhyStep>,
     pub why_dropped: usize,
     /// Its transaction ended in an abort (the application aborted, or it was fenced).
     pub txn_aborted: bool,
@@ -1264,21 +1279,57 @@ impl Sim {
     /// Adds the line written into the last chunk from `start` to a record's why-chain.
     fn why_mark(&mut self, rec: RecId, start: usize) {
         let chunk = self.why_text.len() - 1;
-        let line = (chunk as u32, start as u32, (self.why_text[chunk].len() - start) as u32);
+        let len = self.why_text[chunk].len() - start;
+        self.why_step(rec, WhyStep::Text { chunk: chunk as u32, start: start as u32, len: len as u32 });
+    }
+
+    /// Adds a step to a record's why-chain (callers check `explain` first).
+    fn why_step(&mut self, rec: RecId, step: WhyStep) {
         let r = &mut self.recs[rec as usize];
         if r.why.len() >= WHY_MAX {
             // Keep the beginning (how it got there) and a sliding end (how it ended).
             r.why.remove(WHY_MAX / 2);
             r.why_dropped += 1;
         }
-        r.why.push(line);
+        r.why.push(step);
     }
 
-    /// A record's why-chain, line by line.
-    pub fn why_lines<'a>(&'a self, r: &'a RecInfo) -> impl Iterator<Item = &'a str> + 'a {
-        // A checkpoint's copy of the simulation has the ranges but not the text (the lab keeps
-        // the text once, in the finished run): its lines are simply absent.
-        r.why.iter().filter_map(|&(c, s, l)| self.why_text.get(c as usize)?.get(s as usize..(s + l) as usize))
+    /// A record's why-chain, line by line ("t=12.345ms b1 (leader, epoch 0) appended it ...").
+    pub fn why_lines<'a>(&'a self, r: &'a RecInfo) -> impl Iterator<Item = std::borrow::Cow<'a, str>> + 'a {
+        use std::borrow::Cow;
+        r.why.iter().filter_map(move |step| {
+            let line = match *step {
+                // A checkpoint's copy of the simulation has the ranges but not the text (the
+                // lab keeps the text once, in the finished run): its lines are simply absent.
+                WhyStep::Text { chunk, start, len } => {
+                    return self.why_text.get(chunk as usize)?.get(start as usize..(start + len) as usize).map(Cow::Borrowed)
+                }
+                WhyStep::Send { at, producer, part } => format!(
+                    "t={}ms application called {}.send() for {}",
+                    FmtTime(at),
+                    self.producers.get(producer as usize)?.cfg.name,
+                    self.parts.get(part as usize)?.name
+                ),
+                WhyStep::LeaderAppend { at, broker, epoch, offset } => {
+                    format!("t={}ms {} (leader, epoch {epoch}) appended it at offset {offset}", FmtTime(at), BName(broker as usize))
+                }
+                WhyStep::ProduceResponse { at, broker, offset } => {
+                    format!("t={}ms {} sent the produce response: written at offset {offset}", FmtTime(at), BName(broker as usize))
+                }
+                WhyStep::Replicated { at, broker, offset } => {
+                    format!("t={}ms {} (follower) replicated it at offset {offset}", FmtTime(at), BName(broker as usize))
+                }
+                WhyStep::HighWatermark { at, broker } => {
+                    format!("t={}ms {} moved the high watermark past it: committed in Kafka's sense", FmtTime(at), BName(broker as usize))
+                }
+                WhyStep::Acked { at, producer, offset } => format!(
+                    "t={}ms {} got the ack: the application sees a successful send (offset {offset})",
+                    FmtTime(at),
+                    self.producers.get(producer as usize)?.cfg.name
+                ),
+            };
+            Some(Cow::Owned(line))
+        })
     }
 
     /// A broker's name ("b1") for traces and why-chains, formatted only where it is printed.
@@ -1886,7 +1937,9 @@ impl Sim {
                 if pid >= 0 { format!(" (pid {pid} epoch {pepoch} seq {first_seq})") } else { String::new() }
             );
             for (i, &r) in recs.iter().enumerate() {
-                why!(self, r, "{bn} (leader, epoch {epoch}) appended it at offset {}", base + i as u64);
+                if self.explain {
+                    self.why_step(r, WhyStep::LeaderAppend { at: self.now, broker: b as u32, epoch, offset: base + i as u64 });
+                }
                 self.hooks.push(HookEv { broker: Some(b), ..HookEv::new(Hook::LeaderAppend, r, p) });
             }
             (base, last)
@@ -1957,7 +2010,9 @@ impl Sim {
         let bn = Self::bname(b);
         tr!(self, "{bn} acks {} (offset {base})", rec_list(&self.recs, recs));
         for &r in recs {
-            why!(self, r, "{bn} sent the produce response: written at offset {base}");
+            if self.explain {
+                self.why_step(r, WhyStep::ProduceResponse { at: self.now, broker: b as u32, offset: base });
+            }
             self.hooks.push(HookEv { broker: Some(b), msg: key, ..HookEv::new(Hook::Ack, r, p) });
         }
     }
@@ -2069,7 +2124,9 @@ impl Sim {
             tr!(self, "{} {} high watermark {} -> {}", Self::bname(b), self.parts[p].name, old, new);
             let recs: Vec<RecId> = self.brokers[b].logs[&p].entries.range(old as usize, new as usize).filter_map(|e| e.rec).collect();
             for r in recs {
-                why!(self, r, "{} moved the high watermark past it: committed in Kafka's sense", Self::bname(b));
+                if self.explain {
+                    self.why_step(r, WhyStep::HighWatermark { at: self.now, broker: b as u32 });
+                }
             }
             self.complete_delayed_produces(b, p);
         }
@@ -2285,7 +2342,9 @@ impl Sim {
                 rec_list(&self.recs, &recs)
             );
             for (i, &r) in recs.iter().enumerate() {
-                why!(self, r, "{bn} (follower) replicated it at offset {}", base + i as u64);
+                if self.explain {
+                    self.why_step(r, WhyStep::Replicated { at: self.now, broker: b as u32, offset: base + i as u64 });
+                }
                 self.hooks.push(HookEv { broker: Some(b), follower: Some(b), ..HookEv::new(Hook::Replicate, r, p) });
             }
         }
@@ -2798,7 +2857,9 @@ impl Sim {
                 tr!(self, "{name}: send of {} acknowledged (offset {base})", rec_list(&self.recs, &batch.recs));
                 for (i, &r) in batch.recs.iter().enumerate() {
                     self.recs[r as usize].status = RecStatus::Acked((base + i as u64) as i64);
-                    why!(self, r, "{name} got the ack: the application sees a successful send (offset {})", base + i as u64);
+                    if self.explain {
+                        self.why_step(r, WhyStep::Acked { at: self.now, producer: p as u32, offset: base + i as u64 });
+                    }
                     self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Response, r, part) });
                 }
             }
@@ -2971,7 +3032,9 @@ impl Sim {
             }
         }
         tr!(self, "{name}: send({}) to {}", self.recs[rec as usize].id, self.parts[part].name);
-        why!(self, rec, "application called {name}.send() for {}", self.parts[part].name);
+        if self.explain {
+            self.why_step(rec, WhyStep::Send { at: self.now, producer: p as u32, part: part as u32 });
+        }
         self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Send, rec, part) });
         self.producer_poll(p);
     }
