@@ -650,7 +650,7 @@ impl Component for App {
             }
             Msg::ExportReport => {
                 if let Some(r) = &self.run {
-                    if let Err(e) = download("report.json", "application/json", &r.final_report.to_json()) {
+                    if let Err(e) = download("report.json", "application/json", &r.full_report().to_json()) {
                         self.error = Some(e);
                     }
                 }
@@ -1482,10 +1482,9 @@ impl App {
     /// that moment.
     fn why_so_far(&self, id: &str, fate_now: Option<&String>) -> Vec<String> {
         let (Some(run), Some(sim)) = (&self.run, &self.sim) else { return Vec::new() };
-        let Some(fin) = run.final_report.records.iter().find(|r| &*r.id == id) else { return Vec::new() };
         let now = sim.now;
         let mut out: Vec<String> =
-            fin.why.iter().filter(|w| w.starts_with('…') || line_time_us(w).map(|t| t <= now).unwrap_or(false)).cloned().collect();
+            run.final_why(id).into_iter().filter(|w| w.starts_with('…') || line_time_us(w).map(|t| t <= now).unwrap_or(false)).collect();
         if let Some(f) = fate_now {
             out.push(f.clone());
         }

@@ -32,6 +32,7 @@ fn install_panic_panel() {
 
 /// The wasm instance's linear memory in bytes, for the benchmark script (the JS heap figure
 /// Chromium gives does not include it).
+#[cfg(feature = "bench")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn wasm_memory_bytes() -> f64 {
     #[cfg(target_arch = "wasm32")]

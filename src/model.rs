@@ -23,7 +23,10 @@ pub struct Run {
     pub stops: Vec<Stop>,
     /// Moments where a fault fired, for the marks on the time line.
     pub fault_stops: Vec<usize>,
+    /// The report at the end, without why-chains: a chain is written out when it is shown
+    /// (`final_why`), from the finished simulation.
     pub final_report: Report,
+    final_sim: Sim,
     /// Each record's fate at the end, by id (looked up on every redraw).
     pub final_fates: klab::vecmap::VecMap<String, String>,
     pub total_events: u64,
@@ -57,7 +60,7 @@ impl Run {
                 checkpoints.push(snapshot(&mut sim));
             }
         }
-        let final_report = Report::build(&sim);
+        let final_report = Report::build_with(&sim, Some(None));
         let trace = sim.trace.take().unwrap_or_default();
         let trace_at = std::mem::take(&mut sim.trace_at);
         let mut stops = vec![Stop { events: 0, time_us: 0 }];
@@ -75,7 +78,20 @@ impl Run {
         let mut fates: Vec<(String, String)> = final_report.records.iter().map(|r| (r.id.to_string(), r.fate.to_string())).collect();
         fates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let final_fates = fates.into_iter().collect();
-        Ok(Run { trace, trace_at, stops, fault_stops, final_report, final_fates, total_events: sim.events, checkpoints })
+        Ok(Run { trace, trace_at, stops, fault_stops, final_report, final_fates, total_events: sim.events, checkpoints, final_sim: sim })
+    }
+
+    /// A record's why-chain at the end of the run (empty for an unknown id).
+    pub fn final_why(&self, id: &str) -> Vec<String> {
+        match self.final_sim.recs.iter().find(|r| &*r.id == id) {
+            Some(r) => self.final_sim.why_chain(r),
+            None => Vec::new(),
+        }
+    }
+
+    /// The run report at the end, with every why-chain (for export).
+    pub fn full_report(&self) -> Report {
+        Report::build(&self.final_sim)
     }
 
     /// The simulation after `events` events: `prev` stepped forward when it is a little before

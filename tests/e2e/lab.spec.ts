@@ -1,4 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 
 // Every test watches for console errors and for any request that leaves the page's own
 // origin: the lab must work offline from any static host.
@@ -303,4 +304,19 @@ test('clicking a produce request on the network map drops it: the fault is added
   expect(title).toContain('click to drop it');
   await dot.click();
   await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/do = "drop-(request|response)"/);
+});
+
+test('the exported run report holds each record\'s fate and its whole why chain', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'acks=1: the leader dies right after its ack');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Export report JSON' }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe('report.json');
+  const report = JSON.parse(readFileSync(await download.path(), 'utf8'));
+  const r1 = report.records.find((r: { id: string }) => r.id === 'r1');
+  expect(r1.fate).toBe('lost');
+  expect(r1.why.join('\n')).toContain('b1 (leader, epoch 0) appended it at offset 0');
+  expect(r1.why.join('\n')).toContain('b1 truncated its log to offset 0');
 });

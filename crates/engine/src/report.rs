@@ -310,10 +310,7 @@ impl Report {
             let wanted = why_only.map(|only| only == Some(&*r.id)).unwrap_or(true);
             let mut why = Vec::new();
             if wanted {
-                why = sim.why_lines(r).map(std::borrow::Cow::into_owned).collect();
-                if r.why_dropped > 0 {
-                    why.insert(crate::sim::WHY_MAX / 2, format!("… {} more step(s) …", r.why_dropped));
-                }
+                why = sim.why_chain(r);
                 let sentence =
                     sentences.entry((fate, effect, producer, stage as u8)).or_insert_with(|| fate_sentence(fate, effect, producer, stage));
                 why.push(sentence.clone());

@@ -1294,6 +1294,16 @@ impl Sim {
         r.why.push(step);
     }
 
+    /// A record's why-chain as text, with a line that says how many steps were left out of
+    /// the middle of a long one.
+    pub fn why_chain(&self, r: &RecInfo) -> Vec<String> {
+        let mut why: Vec<String> = self.why_lines(r).map(std::borrow::Cow::into_owned).collect();
+        if r.why_dropped > 0 {
+            why.insert((WHY_MAX / 2).min(why.len()), format!("… {} more step(s) …", r.why_dropped));
+        }
+        why
+    }
+
     /// A record's why-chain, line by line ("t=12.345ms b1 (leader, epoch 0) appended it ...").
     pub fn why_lines<'a>(&'a self, r: &'a RecInfo) -> impl Iterator<Item = std::borrow::Cow<'a, str>> + 'a {
         use std::borrow::Cow;
