@@ -8,6 +8,8 @@ const BASE = process.env.BASE || 'http://127.0.0.1:8767/';
 const RECORDS = process.env.RECORDS || '100000';
 // The engine's speed is measured on the lab built with the `bench` feature.
 const BENCH_BASE = process.env.BENCH_BASE || BASE;
+// The same with the engine at opt-level 3, as the native runner has it (bench-o3.html).
+const O3_BASE = process.env.O3_BASE;
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -16,7 +18,12 @@ const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 
 await page.goto(`${BENCH_BASE}index.html?bench=${RECORDS}`);
 const line = await page.locator('#bench').innerText({ timeout: 600_000 });
-console.log(line);
+console.log(line.replaceAll('wasm: ', 'wasm (as shipped, engine opt-level z): '));
+if (O3_BASE) {
+  await page.goto(`${O3_BASE}index.html?bench=${RECORDS}`);
+  const o3 = await page.locator('#bench').innerText({ timeout: 600_000 });
+  console.log(o3.replaceAll('wasm: ', 'wasm (engine opt-level 3, as native): '));
+}
 const mem = await page.evaluate(() => (performance.memory ? performance.memory.usedJSHeapSize : 0));
 console.log(`wasm: JS heap after the run ${(mem / 1048576).toFixed(1)} MiB (wasm linear memory is not included)`);
 

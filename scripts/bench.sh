@@ -8,8 +8,10 @@ RECORDS="${1:-100000}"
 cargo build --release -p kafka-lab
 ./target/release/kafka-lab bench "$RECORDS"
 trunk build --release --offline >/dev/null
-# The same page with the benchmark compiled in, for the engine's speed in wasm.
+# The same page with the benchmark compiled in, for the engine's speed in wasm as shipped
+# (engine at opt-level "z"), and once more with the engine at opt-level 3 as natively.
 trunk build --release --offline --features bench --dist target/bench-dist >/dev/null
+trunk build bench-o3.html --release --offline --features bench --dist target/bench-o3-dist >/dev/null
 total=0
 for f in dist/*.wasm dist/*.js dist/*.css; do
   size=$(gzip -9 -c "$f" | wc -c)
@@ -21,6 +23,8 @@ python3 -m http.server 8767 --bind 127.0.0.1 --directory dist >/dev/null 2>&1 &
 server=$!
 python3 -m http.server 8768 --bind 127.0.0.1 --directory target/bench-dist >/dev/null 2>&1 &
 bench_server=$!
-trap 'kill $server $bench_server' EXIT
+python3 -m http.server 8769 --bind 127.0.0.1 --directory target/bench-o3-dist >/dev/null 2>&1 &
+o3_server=$!
+trap 'kill $server $bench_server $o3_server' EXIT
 sleep 1
-RECORDS="$RECORDS" BASE="http://127.0.0.1:8767/" BENCH_BASE="http://127.0.0.1:8768/" node scripts/bench.mjs
+RECORDS="$RECORDS" BASE="http://127.0.0.1:8767/" BENCH_BASE="http://127.0.0.1:8768/" O3_BASE="http://127.0.0.1:8769/" node scripts/bench.mjs
