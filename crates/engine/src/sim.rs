@@ -509,14 +509,57 @@ pub enum RecStatus {
 /// are text, a (chunk, start, length) range of `Sim::why_text`.
 #[derive(Clone, Copy, Debug)]
 pub enum WhyStep {
-    Text { chunk: u32, start: u32, len: u32 },
-    Send { at: Time, producer: u32, part: u32 },
-    LeaderAppend { at: Time, broker: u32, epoch: i32, offset: u64 },
-    ProduceResponse { at: Time, broker: u32, offset: u64 },
-    Replicated { at: Time, broker: u32, offset: u64 },
-    HighWatermark { at: Time, broker: u32 },
-    Acked { at: Time, producer: u32, offset: u64 },
+    Text {
+        chunk: u32,
+        start: u32,
+        len: u32,
+    },
+    Send {
+        at: Time,
+        producer: u32,
+        part: u32,
+    },
+    /// A produce request carrying it left the producer: `seq` is `i32::MIN` without
+    /// idempotence, `attempt` 0 for the first try.
+    Request {
+        at: Time,
+        pid: i64,
+        producer: u16,
+        broker: u16,
+        seq: i32,
+        epoch: i16,
+        acks: i8,
+        attempt: u32,
+    },
+    LeaderAppend {
+        at: Time,
+        broker: u32,
+        epoch: i32,
+        offset: u64,
+    },
+    ProduceResponse {
+        at: Time,
+        broker: u32,
+        offset: u64,
+    },
+    Replicated {
+        at: Time,
+        broker: u32,
+        offset: u64,
+    },
+    HighWatermark {
+        at: Time,
+        broker: u32,
+    },
+    Acked {
+        at: Time,
+        producer: u32,
+        offset: u64,
+    },
 }
+
+// A record keeps about a dozen steps: they stay at 32 bytes each.
+const _: () = assert!(std::mem::size_of::<WhyStep>() <= 32);
 
 #[derive(Clone, Debug)]
 pub struct RecInfo {
@@ -1320,6 +1363,23 @@ impl Sim {
                     self.producers.get(producer as usize)?.cfg.name,
                     self.parts.get(part as usize)?.name
                 ),
+                WhyStep::Request { at, pid, producer, broker, seq, epoch, acks, attempt } => {
+                    let mut line = format!(
+                        "t={}ms {} sent it to {} (acks={}",
+                        FmtTime(at),
+                        self.producers.get(producer as usize)?.cfg.name,
+                        BName(broker as usize),
+                        acks_name(acks)
+                    );
+                    if seq != i32::MIN {
+                        let _ = write!(line, " pid {pid} epoch {epoch} seq {seq}");
+                    }
+                    if attempt > 0 {
+                        let _ = write!(line, ", retry {attempt}");
+                    }
+                    line.push(')');
+                    line
+                }
                 WhyStep::LeaderAppend { at, broker, epoch, offset } => {
                     format!("t={}ms {} (leader, epoch {epoch}) appended it at offset {offset}", FmtTime(at), BName(broker as usize))
                 }
@@ -3373,17 +3433,18 @@ impl Sim {
         );
         for &r in &recs {
             if self.explain {
-                self.why(
-                    r,
-                    format!(
-                        "{name} sent it to {} (acks={}{}{})",
-                        Self::bname(leader),
-                        acks_name(acks),
-                        seqtxt,
-                        if attempt > 0 { format!(", retry {attempt}") } else { String::new() }
-                    ),
-                )
-            };
+                let step = WhyStep::Request {
+                    at: self.now,
+                    pid,
+                    producer: p as u16,
+                    broker: leader as u16,
+                    seq: seq.unwrap_or(i32::MIN),
+                    epoch: bepoch,
+                    acks,
+                    attempt,
+                };
+                self.why_step(r, step);
+            }
             self.hooks.push(HookEv { producer: Some(p), msg: key, msg_is_request: true, ..HookEv::new(Hook::Request, r, part) });
         }
         if acks == 0 {
