@@ -1221,8 +1221,7 @@ impl App {
         let cell = 38.0;
         let left = 120.0;
         let row = 46.0;
-        // A fixed minimum width keeps text at its real size however short the log is.
-        let width = (left + cell * (shown as f64) + 40.0).max(560.0);
+        let width = left + cell * (PARTITION_CELLS as f64) + 40.0;
         let height = 24.0 + row * p.replicas.len() as f64;
         let label = format!(
             "{}/{} — leader {} (epoch {}), ISR [{}]",
@@ -1251,9 +1250,21 @@ impl App {
                             <g opacity={if r.alive { "1" } else { "0.45" }}>
                                 <text x="4" y={px(y + 13.0)} font-size="13" font-weight={if leader { "700" } else { "400" }}>{ title }</text>
                                 <text x="4" y={px(y + 28.0)} font-size="11" fill="#555">{ sub }</text>
-                                                                { for r.log.iter().enumerate().skip(first).map(|(off, id)| {
-                                    let id: &str = id;
+                                // Every replica draws the same PARTITION_CELLS slots, written or not: an
+                                // offset not written yet is an empty slot, so filling it later changes
+                                // attributes instead of creating elements.
+                                { for (first..first + PARTITION_CELLS).map(|off| {
                                     let x = left + cell * (off - first) as f64;
+                                    let Some(id) = r.log.get(off) else {
+                                        return html! {
+                                            <g>
+                                                <title>{ format!("offset {off}: not written on {}", r.broker) }</title>
+                                                <rect class="cell slot" x={px(x)} y={px(y + 2.0)} width={px(cell - 2.0)} height="24" rx="3" />
+                                                <text x={px(x + 3.0)} y={px(y + 19.0)}></text>
+                                            </g>
+                                        };
+                                    };
+                                    let id: &str = id;
                                     // A `__transaction_state` entry ("<id> <state> epoch <e>") is drawn as its state.
                                     let label = match id.split(' ').nth(1) {
                                         Some(state) => short_state(state),

@@ -320,3 +320,16 @@ test('the exported run report holds each record\'s fate and its whole why chain'
   expect(r1.why.join('\n')).toContain('b1 (leader, epoch 0) appended it at offset 0');
   expect(r1.why.join('\n')).toContain('b1 truncated its log to offset 0');
 });
+
+test('a partition draws the same offset slots at every moment: empty at the start, filled once written', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'acks=1: the leader dies right after its ack');
+  const partition = page.getByRole('figure', { name: 'Partition orders/0' });
+  await page.getByRole('button', { name: 'Jump to start' }).click();
+  await expect(partition.locator('title').filter({ hasText: 'offset 0: not written on b1' })).toHaveCount(1);
+  await expect(partition.locator('title')).toHaveCount(3 * 12);
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  // r1 was truncated away: offset 0 now holds r2 on every replica.
+  await expect(partition.locator('title').filter({ hasText: 'offset 0: r2' })).toHaveCount(3);
+  await expect(partition.locator('title')).toHaveCount(3 * 12);
+});
