@@ -992,6 +992,10 @@ impl EventQueue {
     }
     fn pop(&mut self) -> Option<Ev> {
         let q = self.heap.pop()?;
+        Some(self.leave(q))
+    }
+    /// Takes a queued event out; when it headed a lane, the lane's next one enters the heap.
+    fn leave(&mut self, q: Queued) -> Ev {
         if q.lane != NO_LANE {
             let lane = &mut self.lanes[q.lane as usize];
             match lane.rest.pop_front() {
@@ -1003,7 +1007,7 @@ impl EventQueue {
                 None => lane.in_heap = false,
             }
         }
-        Some(self.take(q.slot))
+        self.take(q.slot)
     }
     /// Every queued event, in no particular order.
     fn events(&self) -> impl Iterator<Item = &Ev> + '_ {
@@ -1028,7 +1032,7 @@ impl EventQueue {
         let mut v = std::mem::take(&mut self.heap).into_vec();
         let out = v.iter().position(|q| q.key == key).map(|i| v.swap_remove(i));
         self.heap = v.into();
-        out.map(|q| self.take(q.slot))
+        out.map(|q| self.leave(q))
     }
 }
 
