@@ -1578,7 +1578,7 @@ impl App {
 }
 
 /// The font size (12 at most) at which a record id fits in its 36-wide cell: monospace
-/// digits are about 0.6 of the size wide, so "r19239" is drawn at 9.4 and "r1" at 12.
+/// digits are about 0.6 of the size wide, so "r19239" is drawn at 8.9 and "r1" at 12.
 fn fit_font(label: &str) -> String {
     px((32.0 / (label.chars().count().max(1) as f64 * 0.6)).min(12.0))
 }
