@@ -16,12 +16,13 @@ sed 's/data-cargo-profile="web"/data-cargo-profile="release"/' index.html > benc
 trunk build bench-o3.html --release --offline --features bench --dist target/bench-o3-dist >/dev/null
 rm -f bench-o3.html
 total=0
-for f in dist/*.wasm dist/*.js dist/*.css; do
+# wasm-bindgen's JS snippets (the link compressor) live under dist/snippets/.
+for f in $(find dist -name '*.wasm' -o -name '*.js' -o -name '*.css' | sort); do
   size=$(gzip -9 -c "$f" | wc -c)
   total=$((total + size))
   printf 'size: %-50s %8d bytes, %8d gzipped\n' "$(basename "$f")" "$(wc -c < "$f")" "$size"
 done
-echo "size: total transfer (wasm + JS + CSS, gzipped): $((total / 1024)) KiB"
+echo "size: total transfer (wasm + JS + CSS, gzipped): $total bytes = $((total / 1024)) KiB = $((total / 1000)) kB"
 python3 -m http.server 8767 --bind 127.0.0.1 --directory dist >/dev/null 2>&1 &
 server=$!
 python3 -m http.server 8768 --bind 127.0.0.1 --directory target/bench-dist >/dev/null 2>&1 &

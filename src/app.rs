@@ -140,6 +140,9 @@ pub enum Msg {
     ArmChoice(usize),
     Arm(String),
     CopyLink,
+    /// A link was made (its fragment), or one could not be made or opened (the notice).
+    LinkMade(String),
+    LinkFailed(String),
     ExportToml,
     ExportReport,
     Imported(String, Result<String, String>),
@@ -236,22 +239,36 @@ fn storage() -> Option<web_sys::Storage> {
     window()?.local_storage().ok()?
 }
 
-/// Where the page starts: a link in the URL, else the last sandbox, else the first lesson.
-/// Anything unreadable is said, never fatal.
-fn initial_state() -> (LinkState, Option<String>) {
+/// Where the page starts: the link in the URL (decoded before the lab mounts, as the browser
+/// inflates it asynchronously), else the last sandbox, else the first lesson. Anything
+/// unreadable is said, never fatal.
+fn initial_state(opened: Option<&Result<LinkState, String>>) -> (LinkState, Option<String>) {
     let default = LinkState { scenario: LESSONS[0].text.to_string(), stop: 0, record: None };
+    match opened {
+        Some(Ok(s)) => (s.clone(), None),
+        Some(Err(e)) => {
+            let (s, _) = stored_state(default);
+            (s, Some(format!("The link could not be opened: {e}. The lab shows your last sandbox instead.")))
+        }
+        None => stored_state(default),
+    }
+}
+
+/// The link the page was opened with, if its URL has a fragment, decoded.
+pub async fn opened_link() -> Option<Result<LinkState, String>> {
     let hash = window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
     let frag = hash.trim_start_matches('#');
-    if !frag.is_empty() {
-        return match link::decode(frag) {
-            Ok(s) => (s, None),
-            Err(e) => {
-                let (s, _) = stored_state(default);
-                (s, Some(format!("The link could not be opened: {e}. The lab shows your last sandbox instead.")))
-            }
-        };
+    if frag.is_empty() {
+        return None;
     }
-    stored_state(default)
+    Some(link::decode(frag).await)
+}
+
+/// What the lab starts from: the link it was opened with, decoded (`None`: no link).
+#[derive(Properties, PartialEq, Default)]
+pub struct Start {
+    #[prop_or_default]
+    pub link: Option<Rc<Result<LinkState, String>>>,
 }
 
 fn stored_state(default: LinkState) -> (LinkState, Option<String>) {
@@ -402,9 +419,25 @@ impl App {
         self.sim.as_ref().map(|s| s.now.div_ceil(1000)).unwrap_or(0)
     }
 
+    /// The user changed the scenario, so the URL's link (if the page was opened with one, or
+    /// one was copied) no longer shows this lab: remove it, so that a reload opens the saved
+    /// sandbox with the change instead of the link without it, and so that opening the same
+    /// link again is a change of fragment the page hears.
+    fn forget_link(&mut self) {
+        self.link.clear();
+        let Some(w) = window() else { return };
+        if w.location().hash().map(|h| h.len() > 1).unwrap_or(false) {
+            let path = w.location().pathname().unwrap_or_default() + &w.location().search().unwrap_or_default();
+            if let Ok(h) = w.history() {
+                let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path));
+            }
+        }
+    }
+
     fn edit(&mut self, r: Result<String, String>) -> bool {
         match r {
             Ok(t) => {
+                self.forget_link();
                 let stop = self.stop;
                 self.load(t, stop, self.selected.clone())
             }
@@ -429,10 +462,10 @@ impl App {
 
 impl Component for App {
     type Message = Msg;
-    type Properties = ();
+    type Properties = Start;
 
     fn create(ctx: &Context<Self>) -> Self {
-        let (state, notice) = initial_state();
+        let (state, notice) = initial_state(ctx.props().link.as_deref());
         let link = ctx.link().clone();
         let keys = window().and_then(|w| w.document()).map(|doc| {
             // Not passive: space must not scroll the page while it plays the lab.
@@ -490,12 +523,14 @@ impl Component for App {
                 false
             }
             Msg::RunEditor => {
+                self.forget_link();
                 let t = self.text.clone();
                 self.load(t, 0, None)
             }
             Msg::Lesson(i) => {
                 self.set_playing(ctx, false);
                 self.report = None;
+                self.forget_link();
                 self.load(LESSONS.get(i).map(|l| l.text).unwrap_or(LESSONS[0].text).to_string(), 0, None)
             }
             Msg::Set(w, key, v) => {
@@ -630,7 +665,18 @@ impl Component for App {
             }
             Msg::CopyLink => {
                 let state = LinkState { scenario: self.text.clone(), stop: self.stop, record: self.selected.clone() };
-                let frag = link::encode(&state);
+                let link = ctx.link().clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    link.send_message(match link::encode(&state).await {
+                        Some(frag) => Msg::LinkMade(frag),
+                        None => Msg::LinkFailed(
+                            "The link could not be made: this browser cannot compress it (the lab needs CompressionStream).".into(),
+                        ),
+                    });
+                });
+                false
+            }
+            Msg::LinkMade(frag) => {
                 if let Some(w) = window() {
                     let base = w.location().href().unwrap_or_default();
                     let base = base.split('#').next().unwrap_or("").to_string();
@@ -640,6 +686,10 @@ impl Component for App {
                     }
                     let _ = w.navigator().clipboard().write_text(&self.link);
                 }
+                true
+            }
+            Msg::LinkFailed(notice) => {
+                self.notice = Some(notice);
                 true
             }
             Msg::ExportToml => {
@@ -671,6 +721,7 @@ impl Component for App {
                 self.reader = None;
                 match res {
                     Ok(t) => {
+                        self.forget_link();
                         let ok = self.load(t, 0, None);
                         if self.error.is_some() {
                             self.error = Some(format!("{name} could not be run: {}", self.error.take().unwrap_or_default()));
@@ -724,19 +775,19 @@ impl Component for App {
             Msg::HashChanged => {
                 let hash = window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
                 let frag = hash.trim_start_matches('#').to_string();
-                if frag.is_empty() || self.link.ends_with(&frag) {
+                // The lab's own "Copy link" uses replaceState, which fires no hashchange: a
+                // change here is always someone opening a link, even the one just copied.
+                if frag.is_empty() {
                     return false;
                 }
-                match link::decode(&frag) {
-                    Ok(s) => {
-                        ctx.link().send_message(Msg::Load { text: s.scenario, stop: s.stop, record: s.record });
-                        false
-                    }
-                    Err(e) => {
-                        self.notice = Some(format!("The link could not be opened: {e}. The lab keeps what it showed."));
-                        true
-                    }
-                }
+                let link = ctx.link().clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    link.send_message(match link::decode(&frag).await {
+                        Ok(s) => Msg::Load { text: s.scenario, stop: s.stop, record: s.record },
+                        Err(e) => Msg::LinkFailed(format!("The link could not be opened: {e}. The lab keeps what it showed.")),
+                    });
+                });
+                false
             }
         }
     }

@@ -59,7 +59,12 @@ pub fn start() {
             return;
         }
     }
-    yew::Renderer::<app::App>::new().render();
+    // A link is inflated by the browser, asynchronously: the lab mounts once it is read, so
+    // it opens on the linked screen rather than flashing another one first.
+    wasm_bindgen_futures::spawn_local(async {
+        let link = app::opened_link().await.map(std::rc::Rc::new);
+        yew::Renderer::<app::App>::with_props(app::Start { link }).render();
+    });
 }
 
 #[cfg(feature = "bench")]

@@ -65,3 +65,18 @@ async fn selecting_a_record_shows_its_why_chain() {
     let why = root.query_selector("ol.why").unwrap().expect("a why chain").text_content().unwrap();
     assert!(why.contains("application called producer.send()") && why.contains("appended it at offset 0"), "{why}");
 }
+
+#[wasm_bindgen_test]
+async fn a_link_round_trips_through_the_browsers_compression_and_damage_is_named() {
+    use kafka_delivery_lab::link::{decode, encode, LinkState};
+    let s = LinkState { scenario: "format = 1\n".into(), stop: 7, record: Some("r1".into()) };
+    let frag = encode(&s).await.expect("the browser compresses");
+    assert!(frag.starts_with("v1."), "{frag}");
+    assert_eq!(decode(&frag).await.unwrap(), s);
+    // Cut short, as a careless copy does: the deflate stream ends early.
+    let cut = decode(&frag[..frag.len() - 5]).await.unwrap_err();
+    assert!(cut.contains("damaged"), "{cut}");
+    // A link made by Node's zlib (as the benchmark makes them) opens too: the same raw deflate.
+    let node = decode("v1.q1YqTk7NSyzKzFeyUkrLL8pNLFGwVTCMyVPSUSouyS9QsjKqBQA").await.unwrap();
+    assert_eq!((node.scenario.as_str(), node.stop), ("format = 1\n", 2));
+}

@@ -95,6 +95,28 @@ test('a copied link reproduces the screen in a new page', async ({ page, context
   expect(await other.locator('main').innerText()).toBe(screen);
 });
 
+test('pasting a link into the open page loads it, and a damaged one is refused without losing the screen', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Unclean election loses acknowledged data');
+  await page.getByRole('button', { name: 'Copy link' }).click();
+  const url = await page.getByLabel('Link to this moment').inputValue();
+  await lesson(page, 'A lost ack with idempotence does not');
+  await expect(page.getByLabel('Scenario title')).toContainText('idempotence');
+  const hash = new URL(url).hash;
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await expect(page.getByLabel('Scenario title')).toContainText('Unclean election');
+  // The same link cut short: the page says so and keeps the unclean-election lesson.
+  await page.evaluate((h) => { location.hash = h; }, hash.slice(0, -6));
+  await expect(page.getByRole('status')).toContainText('The link could not be opened: the link is damaged');
+  await expect(page.getByLabel('Scenario title')).toContainText('Unclean election');
+  // Changing the lab after opening a link drops the link from the URL: a reload keeps the change.
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await lesson(page, 'A lost ack with idempotence does not');
+  await expect(page).not.toHaveURL(/#/);
+  await page.reload();
+  await expect(page.getByLabel('Scenario title')).toContainText('idempotence');
+});
+
 test('a setting Kafka rejects shows Kafka\'s own error and keeps the last run', async ({ page }) => {
   await open(page);
   await lesson(page, 'A lost ack with idempotence does not');
