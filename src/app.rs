@@ -15,7 +15,10 @@ use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement, Keyboard
 use yew::prelude::*;
 
 const STORAGE_KEY: &str = "kafka-delivery-lab.sandbox.v1";
-const LEDGER_ROWS: usize = 200;
+/// Ledger rows drawn at once: a page of a long run's records (with buttons for the next and
+/// previous pages, and the finder). A jump across a long run redraws them all, so fewer rows
+/// is a faster scrubber; 50 fill the panel.
+const LEDGER_ROWS: usize = 50;
 /// How many of a partition's newest offsets the diagram draws.
 const PARTITION_CELLS: usize = 12;
 const LOG_WINDOW: usize = 300;
@@ -148,6 +151,8 @@ pub enum Msg {
     Imported(String, Result<String, String>),
     ImportFile(Option<web_sys::File>),
     Filter(String),
+    /// Show the next (+1) or previous (-1) page of the ledger.
+    LedgerPage(isize),
     Find(String),
     ToggleLarge,
     Key(KeyboardEvent),
@@ -171,6 +176,8 @@ pub struct App {
     _hash: Option<EventListener>,
     filter: String,
     find: String,
+    /// The first ledger row drawn, an index into the records the finder matches.
+    ledger_first: usize,
     large: bool,
     link: String,
     reader: Option<gloo_file::callbacks::FileReader>,
@@ -493,6 +500,7 @@ impl Component for App {
             _hash: hash,
             filter: String::new(),
             find: String::new(),
+            ledger_first: 0,
             large: false,
             link: String::new(),
             reader: None,
@@ -738,8 +746,13 @@ impl Component for App {
                 self.filter = f;
                 true
             }
+            Msg::LedgerPage(d) => {
+                self.ledger_first = if d < 0 { self.ledger_first.saturating_sub(LEDGER_ROWS) } else { self.ledger_first + LEDGER_ROWS };
+                true
+            }
             Msg::Find(f) => {
                 self.find = f;
+                self.ledger_first = 0;
                 true
             }
 
@@ -1450,12 +1463,15 @@ impl App {
         let has_sink = self.sim.as_ref().map(|s| s.groups.iter().any(|g| g.sink != "none")).unwrap_or(false);
         let has_output = self.sim.as_ref().map(|s| s.consumers.iter().any(|c| c.cfg.output_topic.is_some())).unwrap_or(false);
 
-        // Long runs: draw at most LEDGER_ROWS rows (matching the finder), plus the selection.
+        // Long runs: draw one page of LEDGER_ROWS rows (of those the finder matches), plus
+        // the selection.
         let find = self.find.to_ascii_lowercase();
         let matching: Vec<&klab::report::RecordReport> =
             report.records.iter().filter(|r| find.is_empty() || r.id.to_ascii_lowercase().contains(&find)).collect();
-        let hidden = matching.len().saturating_sub(LEDGER_ROWS);
-        let mut rows: Vec<&klab::report::RecordReport> = matching.into_iter().take(LEDGER_ROWS).collect();
+        let total = matching.len();
+        let first = self.ledger_first.min(total.saturating_sub(1) / LEDGER_ROWS * LEDGER_ROWS);
+        let end = (first + LEDGER_ROWS).min(total);
+        let mut rows: Vec<&klab::report::RecordReport> = matching[first..end].to_vec();
         if let Some(r) = rec {
             if !rows.iter().any(|x| x.id == r.id) {
                 rows.push(r);
@@ -1468,6 +1484,13 @@ impl App {
                 if report.records.len() > LEDGER_ROWS {
                     <input type="search" placeholder="find a record by id" aria-label="Find a record" value={self.find.clone()}
                         oninput={link.callback(|e: InputEvent| Msg::Find(e.target_unchecked_into::<HtmlInputElement>().value()))} />
+                }
+                if total > LEDGER_ROWS {
+                    <nav class="pages" aria-label="Ledger pages">
+                        <button aria-label="Previous records" disabled={first == 0} onclick={link.callback(|_| Msg::LedgerPage(-1))}>{ "◀" }</button>
+                        <span aria-live="polite">{ format!(" records {}–{end} of {total} ", first + 1) }</span>
+                        <button aria-label="Next records" disabled={end >= total} onclick={link.callback(|_| Msg::LedgerPage(1))}>{ "▶" }</button>
+                    </nav>
                 }
                 <table class="ledger" aria-label="Record fates">
                     <thead><tr><th>{ "record" }</th><th>{ "now" }</th><th>{ "at the end" }</th><th>{ "producer told" }</th><th>{ "copies" }</th>
@@ -1495,9 +1518,6 @@ impl App {
                         }) }
                     </tbody>
                 </table>
-                if hidden > 0 {
-                    <p><small>{ format!("{hidden} more records not shown: use the finder.") }</small></p>
-                }
             </section>
             if let Some(r) = rec {
                 <section class="panel" aria-labelledby="h-why">

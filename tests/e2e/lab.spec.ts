@@ -355,3 +355,24 @@ test('a partition draws the same offset slots at every moment: empty at the star
   await expect(partition.locator('title').filter({ hasText: 'offset 0: r2' })).toHaveCount(3);
   await expect(partition.locator('title')).toHaveCount(3 * 12);
 });
+
+test('a long run\'s ledger shows its records a page at a time, and the finder finds any of them', async ({ page }) => {
+  await open(page);
+  await page.getByLabel('Scenario (TOML)').fill(['format = 1', 'title = "many records"', 'seed = 3', '[[send]]', 'count = 120', 'every_ms = 1'].join('\n'));
+  await page.getByRole('button', { name: 'Run scenario' }).click();
+  const pages = page.getByRole('navigation', { name: 'Ledger pages' });
+  await expect(pages).toContainText('records 1–50 of 120');
+  await expect(page.getByRole('button', { name: 'Previous records' })).toBeDisabled();
+  await expect(page.getByRole('row', { name: 'Record r50', exact: true })).toBeVisible();
+  await expect(page.getByRole('row', { name: 'Record r51', exact: true })).toHaveCount(0);
+  await page.getByRole('button', { name: 'Next records' }).click();
+  await page.getByRole('button', { name: 'Next records' }).click();
+  await expect(pages).toContainText('records 101–120 of 120');
+  await expect(page.getByRole('button', { name: 'Next records' })).toBeDisabled();
+  await expect(finalFate(page, 'r120')).toHaveText('✔ committed');
+  await expect(page.getByRole('row', { name: 'Record r1', exact: true })).toHaveCount(0);
+  await page.getByLabel('Find a record').fill('r7');
+  // r7 and r70 to r79: one page, so no page buttons.
+  await expect(page.getByRole('row', { name: /^Record r7/ })).toHaveCount(11);
+  await expect(pages).toHaveCount(0);
+});

@@ -113,7 +113,13 @@ impl Report {
         let mut open_copies: Dense<u32> = Dense::new(n);
         // A record's `transaction`: its first committed copy's status, else its last copy's.
         let mut txn_status: Dense<(&str, bool)> = Dense::new(n);
+        // `reordered`: a record given to the same producer later has its first committed copy
+        // at a lower offset in the same partition. The log is walked in offset order, so it
+        // is a record whose send order is below the highest one already placed by its
+        // producer in this partition.
+        let mut reordered: Dense<bool> = Dense::new(n);
         for p in 0..sim.parts.len() {
+            let mut max_order: VecMap<usize, u64> = VecMap::new();
             let (_, log) = sim.final_log(p);
             // Each transactional copy's outcome is the first marker of its producer id after
             // it and below the HW, found in one backward pass.
@@ -149,7 +155,17 @@ impl Report {
                     match status {
                         None | Some("committed") => {
                             *effective.or_default(r) += 1;
-                            first_offset.or_insert(r, off as u64);
+                            if first_offset.get(&r).is_none() {
+                                first_offset.insert(r, off as u64);
+                                let rec = &sim.recs[r as usize];
+                                if let (true, Some(order)) = (rec.part == p, rec.send_order) {
+                                    let max = max_order.entry(rec.producer).or_default();
+                                    if order < *max {
+                                        reordered.insert(r, true);
+                                    }
+                                    *max = (*max).max(order);
+                                }
+                            }
                         }
                         Some("aborted") => *aborted_copies.or_default(r) += 1,
                         _ => *open_copies.or_default(r) += 1,
@@ -168,30 +184,7 @@ impl Report {
                 }
             }
         }
-        let mut records = Vec::new();
-        // `reordered`: a record given to the same producer later has its first committed copy
-        // at a lower offset in the same partition.
-        let mut reordered: Dense<bool> = Dense::new(n);
-        {
-            // Per (partition, producer): (first offset, send order, record) of each record.
-            type Placed = Vec<(u64, u64, u32)>;
-            let mut by_part: VecMap<(usize, usize), Placed> = VecMap::new();
-            for (i, r) in sim.recs.iter().enumerate() {
-                if let (Some(&off), Some(order)) = (first_offset.get(&(i as u32)), r.send_order) {
-                    by_part.entry((r.part, r.producer)).or_default().push((off, order, i as u32));
-                }
-            }
-            for v in by_part.values_mut() {
-                v.sort();
-                let mut max_order = 0;
-                for &(_, order, r) in v.iter() {
-                    if order < max_order {
-                        reordered.insert(r, true);
-                    }
-                    max_order = max_order.max(order);
-                }
-            }
-        }
+        let mut records = Vec::with_capacity(n);
         let topics: Vec<std::rc::Rc<str>> = sc.topics.iter().map(|t| t.name.as_str().into()).collect();
         // Fate sentences repeat: each distinct one is written once.
         let mut sentences: VecMap<(&str, u32, &str, u8), String> = VecMap::new();
