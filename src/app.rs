@@ -398,7 +398,7 @@ impl App {
         let Some(run) = &self.run else { return };
         let stop = run.stops[self.stop];
         let sim = run.advance(self.sim.take(), stop.events);
-        let report = Report::build_with(&sim, Some(self.selected.as_deref()));
+        let report = Report::build_view(&sim, self.selected.as_deref(), PARTITION_CELLS);
         if let Some(old) = &self.report {
             let changed: Vec<(&str, &str)> = report
                 .records
@@ -1276,7 +1276,8 @@ impl App {
     }
 
     fn view_partition(&self, p: &PartitionReport, sim: &Sim, fates: &klab::vecmap::VecMap<String, String>) -> Html {
-        let longest = p.replicas.iter().map(|r| r.log.len()).max().unwrap_or(0);
+        // The report lists each replica's log from `log_start`: the newest offsets only.
+        let longest = p.replicas.iter().map(|r| r.log_start + r.log.len()).max().unwrap_or(0);
         // The newest offsets only, few enough that a cell keeps its text legible at the
         // panel's width (and that a jump on the time line redraws hundreds of elements, not
         // thousands); the caption says which offsets are drawn.
@@ -1319,7 +1320,7 @@ impl App {
                                 // attributes instead of creating elements.
                                 { for (first..first + PARTITION_CELLS).map(|off| {
                                     let x = left + cell * (off - first) as f64;
-                                    let Some(id) = r.log.get(off) else {
+                                    let Some(id) = off.checked_sub(r.log_start).and_then(|i| r.log.get(i)) else {
                                         return html! {
                                             <g>
                                                 <title>{ format!("offset {off}: not written on {}", r.broker) }</title>

@@ -49,6 +49,10 @@ pub struct ReplicaReport {
     pub leader_epoch: i32,
     /// Ids are shared with the simulation, so a report of a long run stays cheap to build.
     pub log: Vec<std::rc::Rc<str>>,
+    /// The offset of `log[0]`: 0, but for a report built for a view of the newest offsets only
+    /// ([`Report::build_view`]).
+    #[serde(skip)]
+    pub log_start: usize,
     pub log_end_offset: u64,
     pub high_watermark: u64,
     pub last_stable_offset: u64,
@@ -100,6 +104,18 @@ impl Report {
     /// rebuilds the report at every moment it shows needs the chain of the record selected,
     /// and every other chain is work thrown away.
     pub fn build_with(sim: &Sim, why_only: Option<Option<&str>>) -> Report {
+        Report::build_inner(sim, why_only, None)
+    }
+
+    /// The report a view of one moment needs: one record's why-chain (if any), and of each
+    /// replica's log only the newest `log_window` offsets of the partition. A long run's
+    /// logs hold tens of thousands of entries, and copying them all at every moment the lab
+    /// shows cost more than the rest of the report.
+    pub fn build_view(sim: &Sim, why_for: Option<&str>, log_window: usize) -> Report {
+        Report::build_inner(sim, Some(why_for), Some(log_window))
+    }
+
+    fn build_inner(sim: &Sim, why_only: Option<Option<&str>>, log_window: Option<usize>) -> Report {
         let sc = &sim.sc;
         let n = sim.recs.len();
         // Per partition: the final log below its HW, the leader's log above it.
@@ -324,7 +340,8 @@ impl Report {
             });
         }
         // `__transaction_state` is internal: the report lists the scenario's topics only.
-        let partitions = (0..sim.parts.len()).filter(|&p| sim.parts[p].internal.is_none()).map(|p| partition_report(sim, p)).collect();
+        let partitions =
+            (0..sim.parts.len()).filter(|&p| sim.parts[p].internal.is_none()).map(|p| partition_report(sim, p, log_window)).collect();
         let errors = sim
             .errors
             .iter()
@@ -450,9 +467,12 @@ impl Report {
 }
 
 /// A partition's replicas as the report shows them; a `__transaction_state` entry is written
-/// as "<transactional.id> <state> epoch <e>".
-fn partition_report(sim: &Sim, p: usize) -> PartitionReport {
+/// as "<transactional.id> <state> epoch <e>". With a window, only the partition's newest
+/// `window` offsets (those below the longest replica's log end) are listed.
+fn partition_report(sim: &Sim, p: usize, window: Option<usize>) -> PartitionReport {
     let info = &sim.parts[p];
+    let longest = info.replicas.iter().map(|&b| sim.brokers[b].logs[&p].entries.len()).max().unwrap_or(0);
+    let start = window.map(|w| longest.saturating_sub(w)).unwrap_or(0);
     let st = &sim.ctrl.parts[p];
     let commit: std::rc::Rc<str> = marker_name(crate::log::Control::Commit).into();
     let abort: std::rc::Rc<str> = marker_name(crate::log::Control::Abort).into();
@@ -476,9 +496,9 @@ fn partition_report(sim: &Sim, p: usize) -> PartitionReport {
                     broker: Sim::bname(b).to_string(),
                     alive: br.alive,
                     leader_epoch: br.meta[p].as_ref().map(|m| m.epoch).or(log.latest_epoch()).unwrap_or(0),
-                    log: log
-                        .entries
-                        .iter()
+                    log_start: start,
+                    log: (start.min(log.entries.len())..log.entries.len())
+                        .map(|i| &log.entries[i])
                         .map(|e| match (e.rec, e.control, e.state_rec) {
                             (Some(r), _, _) => sim.recs[r as usize].id.clone(),
                             (None, Some(crate::log::Control::Commit), _) => commit.clone(),
@@ -502,7 +522,7 @@ fn partition_report(sim: &Sim, p: usize) -> PartitionReport {
 /// The `__transaction_state` partitions in use, for a UI that shows the coordinators' logs
 /// (the run report leaves them out).
 pub fn transaction_log_partitions(sim: &Sim) -> Vec<PartitionReport> {
-    (0..sim.parts.len()).filter(|&p| sim.parts[p].internal.is_some()).map(|p| partition_report(sim, p)).collect()
+    (0..sim.parts.len()).filter(|&p| sim.parts[p].internal.is_some()).map(|p| partition_report(sim, p, None)).collect()
 }
 
 /// The last line of every why-chain: the fate, in a sentence a learner can read.
@@ -569,5 +589,29 @@ impl<T: Default> Dense<T> {
     }
     fn contains_key(&self, r: &u32) -> bool {
         self.v[*r as usize].is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A view's report lists the newest offsets of each replica, the same ones the full
+    /// report ends with, and says where they start.
+    #[test]
+    fn a_view_lists_the_newest_offsets_of_each_replica() {
+        let text = "format = 1\nseed = 4\n[[topic]]\nname = \"orders\"\npartitions = 1\n\"replication.factor\" = 3\n[[send]]\ncount = 30\nevery_ms = 1\n";
+        let (sim, full) = crate::run(text, false).expect("runs");
+        let view = Report::build_view(&sim, None, 12);
+        let (f, v) = (&full.partitions[0], &view.partitions[0]);
+        assert_eq!(f.replicas.len(), 3);
+        for (fr, vr) in f.replicas.iter().zip(&v.replicas) {
+            assert_eq!(fr.log.len(), 30, "every record has a copy on {}", fr.broker);
+            assert_eq!((vr.log_start, vr.log.len()), (18, 12));
+            assert_eq!(vr.log[..], fr.log[18..]);
+            assert_eq!(*vr.log[11], *"r30");
+        }
+        // The records themselves are the same in both.
+        assert_eq!(view.records.iter().map(|r| r.fate).collect::<Vec<_>>(), full.records.iter().map(|r| r.fate).collect::<Vec<_>>());
     }
 }

@@ -1338,6 +1338,11 @@ impl Sim {
             r.why.remove(WHY_MAX / 2);
             r.why_dropped += 1;
         }
+        if r.why.capacity() == 0 {
+            // A record's usual chain is seven steps (send, request, append, response,
+            // replication, high watermark, ack): one allocation, not a first one and a regrowth.
+            r.why.reserve_exact(8);
+        }
         r.why.push(step);
     }
 
@@ -3121,7 +3126,7 @@ impl Sim {
         }
         let now = self.now;
         let cfg = self.producers[p].cfg.clone();
-        let name = cfg.name.clone();
+        let name = &cfg.name;
 
         // Request timeouts: the client disconnects and fails what was in flight there (R-B3).
         let timed_out: Vec<(u64, usize)> =
@@ -3425,7 +3430,7 @@ impl Sim {
         let timeout = cfg.request_timeout_ms * MS;
         let key =
             self.send(Node::Producer(p, inst), Node::Broker(leader), Body::Produce { req, part, batch: entries, bytes, acks, timeout });
-        let name = cfg.name.clone();
+        let name = &cfg.name;
         let seqtxt = seq.map(|s| format!(" pid {pid} epoch {bepoch} seq {s}")).unwrap_or_default();
         tr!(
             self,
