@@ -1311,6 +1311,7 @@ impl App {
                         let sub = format!("{}{}", if in_isr { "in ISR" } else { "out of ISR" }, status);
                         let hw_x = left + cell * (r.high_watermark.saturating_sub(first as u64) as f64);
                         let leo_x = left + cell * (r.log_end_offset.saturating_sub(first as u64) as f64);
+                        let (hw_before, leo_before) = (r.high_watermark < first as u64, r.log_end_offset < first as u64);
                         html! {
                             <g opacity={if r.alive { "1" } else { "0.45" }}>
                                 <text x="4" y={px(y + 13.0)} font-size="13" font-weight={if leader { "700" } else { "400" }}>{ title }</text>
@@ -1351,13 +1352,23 @@ impl App {
                                     }
                                 }) }
                                 <line x1={px(hw_x)} x2={px(hw_x)} y1={px(y)} y2={px(y + 30.0)} stroke="#0072B2" stroke-width="3" />
-                                <text x={px(hw_x - 18.0)} y={px(y + 38.0)} font-size="10" fill="#0072B2">{ "HW" }</text>
+                                // A marker before the offsets drawn (a replica that fell behind) sits at
+                                // the left edge with its offset, so it is not read as pointing there.
+                                <text x={px(if hw_before { left + 3.0 } else { hw_x - 18.0 })} y={px(y + 38.0)} font-size="10" fill="#0072B2">
+                                    { match (hw_before, leo_before) {
+                                        (true, true) => format!("◀ HW {}, LEO {}", r.high_watermark, r.log_end_offset),
+                                        (true, false) => format!("◀ HW {}", r.high_watermark),
+                                        _ => "HW".to_string(),
+                                    } }
+                                </text>
                                 <line x1={px(leo_x)} x2={px(leo_x)} y1={px(y)} y2={px(y + 30.0)} stroke="#555" stroke-width="1" stroke-dasharray="2 2" />
                                 if r.last_stable_offset < r.high_watermark {
                                     <line x1={px(left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64))} x2={px(left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64))} y1={px(y)} y2={px(y + 30.0)} stroke="#CC79A7" stroke-width="3" />
                                     <text x={px(left + cell * (r.last_stable_offset.saturating_sub(first as u64) as f64) - 22.0)} y={px(y - 1.0)} font-size="10" fill="#CC79A7">{ "LSO" }</text>
                                 }
-                                <text x={px(leo_x + 2.0)} y={px(y + 38.0)} font-size="10" fill="#555">{ "LEO" }</text>
+                                if !leo_before {
+                                    <text x={px(leo_x + 2.0)} y={px(y + 38.0)} font-size="10" fill="#555">{ "LEO" }</text>
+                                }
                             </g>
                         }
                     }) }

@@ -376,3 +376,14 @@ test('a long run\'s ledger shows its records a page at a time, and the finder fi
   await expect(page.getByRole('row', { name: /^Record r7/ })).toHaveCount(11);
   await expect(pages).toHaveCount(0);
 });
+
+test('a replica that fell behind the offsets drawn says where its high watermark and log end are', async ({ page }) => {
+  await open(page);
+  await page.getByLabel('Scenario (TOML)').fill(['format = 1', 'title = "b1 falls behind"', 'seed = 7', '[[topic]]', 'name = "orders"', 'partitions = 1',
+    '"replication.factor" = 3', '[[send]]', 'count = 60', 'every_ms = 2', '[[fault]]', 'at_ms = 40', 'do = "kill-broker"', 'target = "b1"'].join('\n'));
+  await page.getByRole('button', { name: 'Run scenario' }).click();
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  const partition = page.getByRole('figure', { name: 'Partition orders/0' });
+  await expect(partition.locator('figcaption')).toContainText('offsets 48–59 of 60 drawn');
+  await expect(partition.locator('text').filter({ hasText: /^◀ HW \d+, LEO \d+$/ })).toHaveCount(1);
+});
