@@ -1337,17 +1337,24 @@ impl App {
                                         None => id,
                                     };
                                     let marker = id == "COMMIT" || id == "ABORT" || label != id;
+                                    // A read-process-write output ("r1->invoices") is drawn as "r1→", and
+                                    // any other long id cut, so the text stays legible; the title has it whole.
+                                    let label = match label.split_once("->") {
+                                        Some((src, _)) if !marker => format!("{src}→"),
+                                        _ if !marker && label.chars().count() > 7 => format!("{}…", label.chars().take(6).collect::<String>()),
+                                        _ => label.to_string(),
+                                    };
                                     let fate = if id == "COMMIT" { "committed" } else if id == "ABORT" { "lost" } else { fates.get(id).map(String::as_str).unwrap_or("pending") };
                                     let committed = (off as u64) < r.high_watermark;
                                     let sel = self.selected.as_deref() == Some(id);
                                     html! {
                                         <g>
-                                            <title>{ format!("offset {off}: {id} ({}{})", if committed { "below the high watermark" } else { "above the high watermark: not yet committed" }, if label != id { String::new() } else { format!("; final fate {fate}") }) }</title>
+                                            <title>{ format!("offset {off}: {id} ({}{})", if committed { "below the high watermark" } else { "above the high watermark: not yet committed" }, if marker { String::new() } else { format!("; final fate {fate}") }) }</title>
                                             <rect class="cell" x={px(x)} y={px(y + 2.0)} width={px(cell - 2.0)} height="24" rx="3"
                                                 fill={fate_colour(fate)} fill-opacity={if committed { "0.35" } else { "0.12" }}
                                                 stroke={if sel { "#000" } else { "#888" }} stroke-width={if sel { "3" } else { "1" }}
                                                 stroke-dasharray={if committed { "" } else { "3 2" }} />
-                                            <text x={px(x + 3.0)} y={px(y + 19.0)} font-size={if marker { "8".to_string() } else { fit_font(label) }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ label.to_string() }</text>
+                                            <text x={px(x + 3.0)} y={px(y + 19.0)} font-size={if marker { "8".to_string() } else { fit_font(&label) }} font-weight={if marker { "700" } else { "400" }} font-family="monospace">{ label }</text>
                                         </g>
                                     }
                                 }) }
@@ -1504,11 +1511,14 @@ impl App {
                         <button aria-label="Next records" disabled={end >= total} onclick={link.callback(|_| Msg::LedgerPage(1))}>{ "▶" }</button>
                     </nav>
                 }
+                // Wide ledgers (a consumer, a sink and outputs add columns) scroll sideways
+                // inside the panel instead of being cut off by its paint containment.
+                <div class="ledger-wrap">
                 <table class="ledger" aria-label="Record fates">
                     <thead><tr><th>{ "record" }</th><th>{ "now" }</th><th>{ "at the end" }</th><th>{ "producer told" }</th><th>{ "copies" }</th>
                         if has_consumer { <th>{ "processed" }</th> }
                         if has_sink { <th>{ "sink rows" }</th> }
-                        if has_output { <th>{ "committed outputs" }</th> }
+                        if has_output { <th><abbr title="committed outputs: the record's copies in the output topic">{ "outputs" }</abbr></th> }
                     </tr></thead>
                     <tbody>
                         { for rows.into_iter().map(|r| {
@@ -1530,6 +1540,7 @@ impl App {
                         }) }
                     </tbody>
                 </table>
+                </div>
             </section>
             if let Some(r) = rec {
                 <section class="panel" aria-labelledby="h-why">
