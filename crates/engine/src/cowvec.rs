@@ -28,6 +28,7 @@ impl<T: Clone> CowVec<T> {
     pub fn new() -> Self {
         Self::default()
     }
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -41,6 +42,7 @@ impl<T: Clone> CowVec<T> {
         Rc::make_mut(self.chunks.last_mut().expect("a chunk with room")).push(x);
         self.len += 1;
     }
+    #[inline]
     pub fn get(&self, i: usize) -> Option<&T> {
         (i < self.len).then(|| &self.chunks[i / CHUNK][i % CHUNK])
     }
@@ -50,6 +52,7 @@ impl<T: Clone> CowVec<T> {
         }
         Some(&mut Rc::make_mut(&mut self.chunks[i / CHUNK])[i % CHUNK])
     }
+    #[inline]
     pub fn last(&self) -> Option<&T> {
         self.len.checked_sub(1).and_then(|i| self.get(i))
     }
@@ -82,6 +85,7 @@ impl<T: Clone> CowVec<T> {
 
 impl<T: Clone> Index<usize> for CowVec<T> {
     type Output = T;
+    #[inline]
     fn index(&self, i: usize) -> &T {
         self.get(i).expect("index within the vector")
     }

@@ -37,6 +37,7 @@ impl<K: Ord, V> VecMap<K, V> {
     pub fn new() -> Self {
         VecMap { v: VecDeque::new() }
     }
+    #[inline]
     fn find<Q: Ord + ?Sized>(&self, k: &Q) -> Result<usize, usize>
     where
         K: Borrow<Q>,
@@ -61,18 +62,21 @@ impl<K: Ord, V> VecMap<K, V> {
     pub fn clear(&mut self) {
         self.v.clear();
     }
+    #[inline]
     pub fn get<Q: Ord + ?Sized>(&self, k: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
     {
         self.find(k).ok().map(|i| &self.v[i].1)
     }
+    #[inline]
     pub fn get_mut<Q: Ord + ?Sized>(&mut self, k: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
     {
         self.find(k).ok().map(|i| &mut self.v[i].1)
     }
+    #[inline]
     pub fn contains_key<Q: Ord + ?Sized>(&self, k: &Q) -> bool
     where
         K: Borrow<Q>,
