@@ -3723,11 +3723,14 @@ impl Sim {
         if self.hooks.is_empty() {
             return;
         }
-        let hooks = std::mem::take(&mut self.hooks);
-        if self.sc.faults.is_empty() {
+        // Most scenarios arm no fault on a hook: the events' hooks are dropped, and the
+        // buffer is kept for the next event instead of being freed and allocated again.
+        if !self.sc.faults.iter().any(|f| matches!(f.when, When::On(_))) {
+            self.hooks.clear();
             return;
         }
-        for h in hooks {
+        let mut hooks = std::mem::take(&mut self.hooks);
+        for h in &hooks {
             for i in 0..self.sc.faults.len() {
                 let f = &self.sc.faults[i];
                 if self.fault_fired[i] && !f.every {
@@ -3740,8 +3743,13 @@ impl Sim {
                     continue;
                 }
                 self.fault_fired[i] = true;
-                self.apply_fault(i, Some(&h));
+                self.apply_fault(i, Some(h));
             }
+        }
+        // Hooks raised by the faults just applied wait for the next event, as before.
+        if self.hooks.is_empty() {
+            hooks.clear();
+            self.hooks = hooks;
         }
     }
 
