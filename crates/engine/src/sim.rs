@@ -41,6 +41,22 @@ pub enum Node {
     TxnCoord,
 }
 
+impl Node {
+    /// A number that orders nodes as `Ord` does (variant, then index, then instance): a cheap
+    /// key for maps looked up at every message.
+    pub fn key(self) -> u64 {
+        let (variant, index, inst) = match self {
+            Node::Broker(b) => (0, b, 0),
+            Node::Controller => (1, 0, 0),
+            Node::Producer(p, i) => (2, p, i),
+            Node::Consumer(c, i) => (3, c, i),
+            Node::Group => (4, 0, 0),
+            Node::TxnCoord => (5, 0, 0),
+        };
+        (variant << 56) | ((index as u64 & 0xff_ffff) << 32) | u64::from(inst)
+    }
+}
+
 /// Kafka error codes the engine produces, with the client exception each maps to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KErr {
@@ -811,7 +827,8 @@ pub struct Sim {
     tables: Vec<TableRun>,
     fault_fired: Vec<bool>,
     pub errors: Vec<ClientError>,
-    link_last: VecMap<(Node, Node), Time>,
+    /// The last delivery time on each connection, keyed by `Node::key` of both ends.
+    link_last: VecMap<u128, Time>,
     pub events: u64,
     next_id: u64,
     send_counter: u64,
@@ -1443,12 +1460,17 @@ impl Sim {
         }
         let lat = self.sc.cluster.latency_ms * MS + self.jitter();
         // TCP keeps one connection's messages in order: never deliver before an earlier one.
-        let link = (msg.from, msg.to);
+        let link = (u128::from(msg.from.key()) << 64) | u128::from(msg.to.key());
         let mut at = self.now + lat + extra_delay;
-        if let Some(&last) = self.link_last.get(&link) {
-            at = at.max(last);
+        match self.link_last.get_mut(&link) {
+            Some(last) => {
+                at = at.max(*last);
+                *last = at;
+            }
+            None => {
+                self.link_last.insert(link, at);
+            }
         }
-        self.link_last.insert(link, at);
         Some(self.push(at, Ev::Deliver(msg)))
     }
 
@@ -4596,5 +4618,33 @@ mod queue_tests {
             popped.push((k, format!("{ev:?}")));
         }
         assert_eq!(popped, all);
+    }
+}
+
+#[cfg(test)]
+mod node_key_tests {
+    use super::Node;
+
+    /// `Node::key` orders nodes exactly as `Ord` does, so a map keyed by it iterates (and
+    /// finds) in the same order as one keyed by the nodes.
+    #[test]
+    fn node_keys_order_as_nodes_do() {
+        let nodes = [
+            Node::Broker(0),
+            Node::Broker(2),
+            Node::Controller,
+            Node::Producer(0, 0),
+            Node::Producer(0, 3),
+            Node::Producer(1, 0),
+            Node::Consumer(0, 1),
+            Node::Consumer(2, 0),
+            Node::Group,
+            Node::TxnCoord,
+        ];
+        for a in nodes {
+            for b in nodes {
+                assert_eq!(a.cmp(&b), a.key().cmp(&b.key()), "{a:?} vs {b:?}");
+            }
+        }
     }
 }
