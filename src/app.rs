@@ -37,6 +37,10 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { title: "acks=all: the ISR already has it", text: include_str!("../scenarios/acksall-leader-dies-after-ack.toml") },
     Lesson { title: "A lost ack without idempotence duplicates", text: include_str!("../scenarios/lost-ack-no-idempotence.toml") },
     Lesson { title: "A lost ack with idempotence does not", text: include_str!("../scenarios/lost-ack-idempotent.toml") },
+    Lesson {
+        title: "Idempotence forgets: producer.id.expiration.ms before a retry",
+        text: include_str!("../scenarios/producer-id-expired-before-retry.toml"),
+    },
     Lesson { title: "5 in flight without idempotence reorders", text: include_str!("../scenarios/reordering-in-flight-5.toml") },
     Lesson {
         title: "Idempotence keeps order with 5 in flight",

@@ -387,3 +387,18 @@ test('a replica that fell behind the offsets drawn says where its high watermark
   await expect(partition.locator('figcaption')).toContainText('offsets 48–59 of 60 drawn');
   await expect(partition.locator('text').filter({ hasText: /^◀ HW \d+, LEO \d+$/ })).toHaveCount(1);
 });
+
+test('idempotence forgets: a retry that comes after producer.id.expiration.ms is written twice, and the why chain says why', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Idempotence forgets: producer.id.expiration.ms before a retry');
+  await expect(finalFate(page, 'r1')).toHaveText('⧉ duplicated');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await page.getByRole('button', { name: 'r1', exact: true }).click();
+  const why = page.getByRole('list', { name: 'Why chain' });
+  await expect(why).toContainText('b1 had forgotten producer id');
+  await expect(why).toContainText('appended it at offset 1');
+  // The same lesson with the default expiration (a day): the retry is recognised.
+  await page.getByLabel('Scenario (TOML)').fill((await page.getByLabel('Scenario (TOML)').inputValue()).replace(/"producer\.id\.expiration\.ms" = 1000\n/, ''));
+  await page.getByRole('button', { name: 'Run scenario' }).click();
+  await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
+});

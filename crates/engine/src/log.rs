@@ -49,6 +49,9 @@ pub struct BatchMeta {
 #[derive(Clone, Debug, Default)]
 pub struct ProducerEntry {
     pub epoch: i16,
+    /// The timestamp of its last batch or marker here (`ProducerStateEntry.lastTimestamp`):
+    /// the leader's append time, which every replica copies.
+    pub last_ts: Time,
     pub batches: VecDeque<BatchMeta>,
 }
 
@@ -168,10 +171,11 @@ impl Log {
         if e.pid < 0 {
             return;
         }
-        let (pid, epoch, txn, control) = (e.pid, e.epoch, e.txn, e.control);
+        let (pid, epoch, txn, control, ts) = (e.pid, e.epoch, e.txn, e.control, e.append_time);
         match control {
             Some(c) => {
                 let ent = self.producers.entry(pid).or_default();
+                ent.last_ts = ent.last_ts.max(ts);
                 if epoch > ent.epoch {
                     ent.epoch = epoch;
                     ent.batches.clear();
@@ -185,12 +189,30 @@ impl Log {
             }
             None => {
                 let meta = BatchMeta { first_seq: e.base_seq, last_seq: e.last_seq, first_offset: first as u64, last_offset: last as u64 };
-                self.producers.entry(pid).or_default().add(epoch, meta);
+                let ent = self.producers.entry(pid).or_default();
+                ent.last_ts = ent.last_ts.max(ts);
+                ent.add(epoch, meta);
                 if txn {
                     self.ongoing.entry(pid).or_insert(first as u64);
                 }
             }
         }
+    }
+
+    /// R-C6 (`ProducerStateManager.removeExpiredProducers`): forgets every producer id with
+    /// no open transaction here whose last batch is at least `expiration` old, and returns
+    /// them. A later batch of such a producer is checked as a first one: any sequence goes.
+    pub fn remove_expired_producers(&mut self, now: Time, expiration: Time) -> Vec<i64> {
+        let expired: Vec<i64> = self
+            .producers
+            .iter()
+            .filter(|(pid, ent)| !self.ongoing.contains_key(*pid) && now.saturating_sub(ent.last_ts) >= expiration)
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in &expired {
+            self.producers.remove(pid);
+        }
+        expired
     }
 
     /// R-I1: the last stable offset is the first offset of the earliest open transaction, or

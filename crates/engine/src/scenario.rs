@@ -96,7 +96,10 @@ pub struct ClusterCfg {
     pub transactional_id_expiration_ms: u64,
 
     pub transaction_abort_cleanup_interval_ms: u64,
+    /// R-C6: a producer id with no open transaction is forgotten after this much idleness.
     pub producer_id_expiration_ms: u64,
+    /// How often a broker looks for expired producer ids (`PeriodicProducerExpirationCheck`).
+    pub producer_id_expiration_check_interval_ms: u64,
     /// Lab key: one-way network latency between any two nodes, before jitter.
     pub latency_ms: u64,
     /// Lab key: seeded jitter added to every message, 0..=jitter.
@@ -710,7 +713,12 @@ fn parse_cluster(v: Option<&Value>, version: Version) -> Result<ClusterCfg, Scen
             50,
         )? as u32,
         transaction_abort_cleanup_interval_ms: t.u64("transaction.abort.timed.out.transaction.cleanup.interval.ms")?.unwrap_or(10000),
-        producer_id_expiration_ms: t.u64("producer.id.expiration.ms")?.unwrap_or(86_400_000),
+        producer_id_expiration_ms: positive(t.key("producer.id.expiration.ms"), t.u64("producer.id.expiration.ms")?, 86_400_000)?,
+        producer_id_expiration_check_interval_ms: positive(
+            t.key("producer.id.expiration.check.interval.ms"),
+            t.u64("producer.id.expiration.check.interval.ms")?,
+            600_000,
+        )?,
         latency_ms: t.u64("latency_ms")?.unwrap_or(1),
         jitter_us: t.u64("jitter_us")?.unwrap_or(500),
     };

@@ -332,6 +332,11 @@ enum Ev {
         b: usize,
         inc: u32,
     },
+    /// `PeriodicProducerExpirationCheck` on a broker's logs (R-C6).
+    ProducerExpiry {
+        b: usize,
+        inc: u32,
+    },
     FetchRetry {
         b: usize,
         inc: u32,
@@ -829,6 +834,9 @@ pub struct Sim {
     pub errors: Vec<ClientError>,
     /// The last delivery time on each connection, keyed by `Node::key` of both ends.
     link_last: VecMap<u128, Time>,
+    /// (broker, partition, producer id) whose producer state expired there (R-C6): the next
+    /// batch of that producer id on that replica is explained as taken for a new one.
+    forgotten: VecSet<(usize, usize, i64)>,
     pub events: u64,
     next_id: u64,
     send_counter: u64,
@@ -1206,6 +1214,7 @@ impl Sim {
             fault_fired: vec![false; nf],
             errors: Vec::new(),
             link_last: VecMap::new(),
+            forgotten: VecSet::new(),
             events: 0,
             next_id: 1,
             send_counter: 0,
@@ -1244,6 +1253,8 @@ impl Sim {
             self.push(j, Ev::Heartbeat { b, inc: 0 });
             let lag = self.sc.cluster.replica_lag_time_max_ms * MS / 2;
             self.push(lag, Ev::IsrCheck { b, inc: 0 });
+            let expiry_check = self.sc.cluster.producer_id_expiration_check_interval_ms * MS;
+            self.push(expiry_check, Ev::ProducerExpiry { b, inc: 0 });
             let session = self.sc.cluster.broker_session_timeout_ms * MS;
             self.push(session, Ev::FenceCheck { b, seq: 0 });
         }
@@ -1589,6 +1600,13 @@ impl Sim {
                     self.isr_shrink_check(b);
                     let iv = self.sc.cluster.replica_lag_time_max_ms * MS / 2;
                     self.push(self.now + iv.max(1), Ev::IsrCheck { b, inc });
+                }
+            }
+            Ev::ProducerExpiry { b, inc } => {
+                if self.brokers[b].alive && self.brokers[b].inc == inc {
+                    self.expire_producers(b);
+                    let iv = self.sc.cluster.producer_id_expiration_check_interval_ms * MS;
+                    self.push(self.now + iv, Ev::ProducerExpiry { b, inc });
                 }
             }
             Ev::FetchRetry { b, inc, part } => {
@@ -2000,6 +2018,16 @@ impl Sim {
                 }
             }
             // No state for this producer id: any sequence is accepted (KIP-360, since 2.5).
+            if log.producers.get(&pid).is_none() && self.forgotten.remove(&(b, p, pid)) && self.explain {
+                for r in batch.iter().filter_map(|e| e.rec).collect::<Vec<_>>() {
+                    self.why(
+                        r,
+                        format!(
+                            "{bn} had forgotten producer id {pid} (idle longer than producer.id.expiration.ms), so it took this batch (seq {first_seq}) as a new write: it cannot tell a retry from one"
+                        ),
+                    );
+                }
+            }
         }
         let recs: Vec<RecId> = batch.iter().filter_map(|e| e.rec).collect();
         let (base, last) = if let Some(d) = duplicate {
@@ -2230,6 +2258,27 @@ impl Sim {
                 }
             }
             self.complete_delayed_produces(b, p);
+        }
+    }
+
+    /// R-C6: broker `b` forgets the producer ids idle for `producer.id.expiration.ms` with no
+    /// open transaction, on each of its replicas (`UnifiedLog.removeExpiredProducers`). A
+    /// retry that arrives afterwards is not recognised as a duplicate.
+    fn expire_producers(&mut self, b: usize) {
+        let (now, ttl) = (self.now, self.sc.cluster.producer_id_expiration_ms * MS);
+        let parts: Vec<usize> = self.brokers[b].logs.keys().collect();
+        for p in parts {
+            let expired = self.brokers[b].logs.get_mut(&p).expect("log").remove_expired_producers(now, ttl);
+            for pid in expired {
+                self.forgotten.insert((b, p, pid));
+                tr!(
+                    self,
+                    "{} {}: producer id {pid} expired (idle for producer.id.expiration.ms = {} ms): its sequence numbers are forgotten",
+                    Self::bname(b),
+                    self.parts[p].name,
+                    self.sc.cluster.producer_id_expiration_ms
+                );
+            }
         }
     }
 
@@ -4112,6 +4161,8 @@ impl Sim {
         self.push(self.now, Ev::Heartbeat { b, inc });
         let lag = self.sc.cluster.replica_lag_time_max_ms * MS / 2;
         self.push(self.now + lag, Ev::IsrCheck { b, inc });
+        let expiry_check = self.sc.cluster.producer_id_expiration_check_interval_ms * MS;
+        self.push(self.now + expiry_check, Ev::ProducerExpiry { b, inc });
     }
 
     // ------------------------------------------------------------------------------------
