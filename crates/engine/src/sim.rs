@@ -3810,7 +3810,7 @@ impl Sim {
                 if !matches!(f.when, When::On(x) if x == h.hook) {
                     continue;
                 }
-                if !self.hook_matches(f, &h) {
+                if !self.hook_matches(f, h) {
                     continue;
                 }
                 self.fault_fired[i] = true;
