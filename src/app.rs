@@ -320,7 +320,9 @@ fn fate_icon(f: &str) -> &'static str {
     match f {
         "committed" => "✔",
         "lost" => "✖",
-        "duplicated" => "⧉",
+        // Not "⧉" (two joined squares): DejaVu, the font many Linux machines fall back to,
+        // has no glyph for it, and the fate showed as an empty box.
+        "duplicated" => "❏",
         "reordered" => "⇅",
         "rejected" => "⊘",
         "pending" => "…",

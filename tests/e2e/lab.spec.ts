@@ -57,7 +57,7 @@ test('fate changes are announced to screen readers: a few by name, many as count
 test('a dropped response duplicates without idempotence and not with it', async ({ page }) => {
   await open(page);
   await lesson(page, 'A lost ack without idempotence duplicates');
-  await expect(finalFate(page, 'r1')).toHaveText('⧉ duplicated');
+  await expect(finalFate(page, 'r1')).toHaveText('❏ duplicated');
   await page.getByLabel('Idempotence').selectOption('true');
   await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
   await expect(page.getByLabel('Producer settings in effect')).toContainText('idempotence on');
@@ -128,7 +128,7 @@ test('a setting Kafka rejects shows Kafka\'s own error and keeps the last run', 
   await page.getByLabel('Idempotence').selectOption('');
   await expect(page.getByRole('alert', { name: 'Error' })).toHaveCount(0);
   await expect(page.getByRole('note').first()).toContainText('silently disabled idempotence');
-  await expect(finalFate(page, 'r1')).toHaveText('⧉ duplicated');
+  await expect(finalFate(page, 'r1')).toHaveText('❏ duplicated');
 });
 
 test('a malformed link says what is wrong and the lab still works', async ({ page }) => {
@@ -165,7 +165,7 @@ test('keyboard: arrows step, space plays and pauses', async ({ page }) => {
 test('consumers: committing after processing duplicates, an upsert sink absorbs it', async ({ page }) => {
   await open(page);
   await lesson(page, 'Consumer: commit after processing duplicates');
-  await expect(finalFate(page, 'r1')).toHaveText('⧉ duplicated');
+  await expect(finalFate(page, 'r1')).toHaveText('❏ duplicated');
   await page.getByRole('button', { name: 'Jump to end' }).click();
   await expect(page.getByRole('group', { name: 'Consumer consumer' })).toContainText('committed 3');
   await page.getByRole('button', { name: 'r1', exact: true }).click();
@@ -191,7 +191,7 @@ test('dropping a produce response on the wire by clicking it duplicates the reco
   }
   await drop.click();
   await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/on = "ack"\s*\nrecord = "r1"\s*\ndo = "drop-response"/);
-  await expect(finalFate(page, 'r1')).toHaveText('⧉ duplicated');
+  await expect(finalFate(page, 'r1')).toHaveText('❏ duplicated');
 });
 
 test('an aborted transaction is aborted-read for read_uncommitted and aborted for read_committed', async ({ page }) => {
@@ -391,7 +391,7 @@ test('a replica that fell behind the offsets drawn says where its high watermark
 test('idempotence forgets: a retry that comes after producer.id.expiration.ms is written twice, and the why chain says why', async ({ page }) => {
   await open(page);
   await lesson(page, 'Idempotence forgets: producer.id.expiration.ms before a retry');
-  await expect(finalFate(page, 'r1')).toHaveText('⧉ duplicated');
+  await expect(finalFate(page, 'r1')).toHaveText('❏ duplicated');
   await page.getByRole('button', { name: 'Jump to end' }).click();
   await page.getByRole('button', { name: 'r1', exact: true }).click();
   const why = page.getByRole('list', { name: 'Why chain' });
