@@ -402,3 +402,12 @@ test('idempotence forgets: a retry that comes after producer.id.expiration.ms is
   await page.getByRole('button', { name: 'Run scenario' }).click();
   await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
 });
+
+test('large text makes the page\'s text larger, for a projector', async ({ page }) => {
+  await open(page);
+  const size = () => page.getByRole('table', { name: 'Record fates' }).evaluate((t) => parseFloat(getComputedStyle(t).fontSize));
+  const before = await size();
+  await page.getByRole('button', { name: 'Large text' }).click();
+  await expect(page.getByRole('button', { name: 'Large text' })).toHaveAttribute('aria-pressed', 'true');
+  expect(await size()).toBeGreaterThan(before * 1.3);
+});
