@@ -818,8 +818,8 @@ impl Component for App {
             <div class="app">
                 { self.view_header(ctx, &version, &seed) }
                 <main class="cols">
-                    <div>
-                        { self.view_messages(ctx) }
+                    <div class="side">
+                        <div class="messages">{ self.view_messages(ctx) }</div>
                         { settings }
                         <section class="panel" aria-labelledby="h-editor">
                             <h2 id="h-editor">{ "Scenario file" }</h2>

@@ -411,3 +411,16 @@ test('large text makes the page\'s text larger, for a projector', async ({ page 
   await expect(page.getByRole('button', { name: 'Large text' })).toHaveAttribute('aria-pressed', 'true');
   expect(await size()).toBeGreaterThan(before * 1.3);
 });
+
+test('on a narrow page (a doc embedding the lab) the cluster and records come first, and an error stays on top', async ({ page }) => {
+  await page.setViewportSize({ width: 800, height: 1000 });
+  await open(page);
+  await lesson(page, 'A lost ack with idempotence does not');
+  const top = async (name: string) => (await page.getByRole('heading', { name, exact: true, level: 2 }).boundingBox())!.y;
+  expect(await top('Cluster')).toBeLessThan(await top('Settings'));
+  expect(await top('Records')).toBeLessThan(await top('Settings'));
+  await page.getByLabel('Acknowledgements').selectOption('1');
+  const error = page.getByRole('alert', { name: 'Error' });
+  await expect(error).toContainText('ConfigException');
+  expect((await error.boundingBox())!.y).toBeLessThan(await top('Cluster'));
+});
