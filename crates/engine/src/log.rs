@@ -304,6 +304,27 @@ mod tests {
         }
     }
 
+    /// R-C6: an idle producer id is forgotten once `expiration` has passed since its last
+    /// batch, but never while it has a transaction open on the partition.
+    #[test]
+    fn idle_producer_ids_expire_unless_a_transaction_is_open() {
+        let mut log = Log::default();
+        let at = |mut e: Entry, pid: i64, t: Time, txn: bool| {
+            e.pid = pid;
+            e.append_time = t;
+            e.txn = txn;
+            e
+        };
+        log.append(&[at(entry(1, 0, 1, 0), 7, 100, false)]);
+        log.append(&[at(entry(2, 0, 2, 0), 8, 100, true)]);
+        log.append(&[at(entry(3, 0, 3, 1), 7, 400, false)]);
+        // pid 7's last batch is at 400: not idle for 500 yet at 800; pid 8 has an open transaction.
+        assert!(log.remove_expired_producers(800, 500).is_empty());
+        assert_eq!(log.remove_expired_producers(900, 500), vec![7]);
+        assert!(log.producers.get(&7).is_none());
+        assert!(log.producers.get(&8).is_some(), "an open transaction keeps its producer id");
+    }
+
     #[test]
     fn end_offset_for_epoch_follows_the_cache() {
         let mut log = Log::default();
