@@ -753,7 +753,9 @@ impl Component for App {
                 true
             }
             Msg::LedgerPage(d) => {
-                self.ledger_first = if d < 0 { self.ledger_first.saturating_sub(LEDGER_ROWS) } else { self.ledger_first + LEDGER_ROWS };
+                // From the page shown (the run may have fewer records than when it was chosen).
+                let shown = self.ledger_page_start(self.ledger_matching().len());
+                self.ledger_first = if d < 0 { shown.saturating_sub(LEDGER_ROWS) } else { shown + LEDGER_ROWS };
                 true
             }
             Msg::Find(f) => {
@@ -1478,6 +1480,18 @@ impl App {
         }
     }
 
+    /// The records the ledger's finder matches, in ledger order.
+    fn ledger_matching(&self) -> Vec<&klab::report::RecordReport> {
+        let Some(report) = &self.report else { return Vec::new() };
+        let find = self.find.to_ascii_lowercase();
+        report.records.iter().filter(|r| find.is_empty() || r.id.to_ascii_lowercase().contains(&find)).collect()
+    }
+
+    /// The first row of the ledger page shown, of `total` matching records.
+    fn ledger_page_start(&self, total: usize) -> usize {
+        self.ledger_first.min(total.saturating_sub(1) / LEDGER_ROWS * LEDGER_ROWS)
+    }
+
     fn view_records(&self, ctx: &Context<Self>) -> Html {
         let (Some(report), Some(run)) = (&self.report, &self.run) else { return html! {} };
         let link = ctx.link();
@@ -1490,11 +1504,9 @@ impl App {
 
         // Long runs: draw one page of LEDGER_ROWS rows (of those the finder matches), plus
         // the selection.
-        let find = self.find.to_ascii_lowercase();
-        let matching: Vec<&klab::report::RecordReport> =
-            report.records.iter().filter(|r| find.is_empty() || r.id.to_ascii_lowercase().contains(&find)).collect();
+        let matching = self.ledger_matching();
         let total = matching.len();
-        let first = self.ledger_first.min(total.saturating_sub(1) / LEDGER_ROWS * LEDGER_ROWS);
+        let first = self.ledger_page_start(total);
         let end = (first + LEDGER_ROWS).min(total);
         let mut rows: Vec<&klab::report::RecordReport> = matching[first..end].to_vec();
         if let Some(r) = rec {
