@@ -22,6 +22,16 @@ const LEDGER_ROWS: usize = 50;
 /// How many of a partition's newest offsets the diagram draws.
 const PARTITION_CELLS: usize = 12;
 const LOG_WINDOW: usize = 300;
+/// The Kafka version menu: one release per behaviour profile of the engine
+/// (`klab::Version`), labelled with the releases that behave alike.
+const KAFKA_MENU: &[(&str, &str)] = &[
+    ("2.8", "2.7–2.8"),
+    ("3.0.0", "3.0.0 / 3.1.0 (KAFKA-13598)"),
+    ("3.5", "3.0.1–3.5"),
+    ("3.6", "3.6"),
+    ("3.9", "3.7–3.9"),
+    ("4.0", "4.0"),
+];
 
 pub struct Lesson {
     pub title: &'static str,
@@ -37,6 +47,10 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { title: "acks=all: the ISR already has it", text: include_str!("../scenarios/acksall-leader-dies-after-ack.toml") },
     Lesson { title: "A lost ack without idempotence duplicates", text: include_str!("../scenarios/lost-ack-no-idempotence.toml") },
     Lesson { title: "A lost ack with idempotence does not", text: include_str!("../scenarios/lost-ack-idempotent.toml") },
+    Lesson {
+        title: "Kafka 3.0.0: the idempotence default that did not apply",
+        text: include_str!("../scenarios/kafka-3.0.0-idempotence-not-applied.toml"),
+    },
     Lesson {
         title: "Idempotence forgets: producer.id.expiration.ms before a retry",
         text: include_str!("../scenarios/producer-id-expired-before-retry.toml"),
@@ -873,7 +887,12 @@ impl App {
                 </label>
                 <label>{ "Kafka " }
                     <select aria-label="Kafka version" onchange={link.callback(|e: Event| Msg::Set(Where::Top, "kafka", Some(e.target_unchecked_into::<HtmlSelectElement>().value())))}>
-                        { for ["2.8", "3.6", "3.9", "4.0"].iter().map(|v| html!{ <option value={*v} selected={version == *v}>{ *v }</option> }) }
+                        // One entry per behaviour profile; a release the file names that is
+                        // not one of these values (say "3.7") is kept as its own entry.
+                        if !KAFKA_MENU.iter().any(|(v, _)| *v == version) {
+                            <option value={version.to_string()} selected=true>{ version }</option>
+                        }
+                        { for KAFKA_MENU.iter().map(|(v, label)| html!{ <option value={*v} selected={version == *v}>{ *label }</option> }) }
                     </select>
                 </label>
                 <label>{ "seed " }

@@ -403,6 +403,19 @@ test('idempotence forgets: a retry that comes after producer.id.expiration.ms is
   await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
 });
 
+test('Kafka 3.0.0 did not apply the idempotence default: the lesson duplicates, the fixed release does not', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Kafka 3.0.0: the idempotence default that did not apply');
+  await expect(page.getByLabel('Kafka version')).toHaveValue('3.0.0');
+  await expect(finalFate(page, 'r1')).toHaveText('❏ duplicated');
+  await expect(page.getByRole('note').first()).toContainText('KAFKA-13598');
+  // The same file on a release with the fix keeps one copy, and the note is gone.
+  await page.getByLabel('Kafka version').selectOption({ label: '3.0.1–3.5' });
+  await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
+  await expect(page.getByRole('note')).toHaveCount(0);
+  await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/kafka = "3\.5"/);
+});
+
 test('large text makes the page\'s text larger, for a projector', async ({ page }) => {
   await open(page);
   const size = () => page.getByRole('table', { name: 'Record fates' }).evaluate((t) => parseFloat(getComputedStyle(t).fontSize));

@@ -357,7 +357,7 @@ impl Report {
         Report {
             format: 1,
             title: sc.title.clone(),
-            kafka: sc.version.name().to_string(),
+            kafka: sc.kafka.clone(),
             seed: sc.seed,
             end_ms: fmt_time(sim.now),
             stop: sim.stop_reason.clone(),

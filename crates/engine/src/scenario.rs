@@ -8,12 +8,20 @@ use crate::toml_value::Value;
 use std::fmt;
 
 /// A Kafka version profile. Behaviour that changed between releases is keyed on this,
-/// following the profile table in `kafka-rules.md` §0.3.
+/// following the profile table in `kafka-rules.md` §0.3. A version string names a release as
+/// Kafka numbers them ("3.1" is 3.1.0, "3.1.2" a patch release); each maps to the profile whose
+/// behaviour that release has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Version {
-    /// 2.5–2.8: `acks=1` and idempotence off by default.
+    /// 2.7–2.8: `acks=1` and idempotence off by default.
     V2_8,
-    /// 3.0.1–3.6: `acks=all`, idempotence on (effective), HW advances under min ISR.
+    /// 3.0.0 and 3.1.0: `acks=all` by default, but idempotence only when `enable.idempotence`
+    /// or `transactional.id` is set (KAFKA-13598, R-A3).
+    V3_0,
+    /// 3.0.1, 3.1.1 and 3.2–3.5: idempotence on by default and effective; no transaction
+    /// verification yet.
+    V3_2,
+    /// 3.6: transaction verification (KIP-890 part 1) on by default; HW advances under min ISR.
     V3_6,
     /// 3.7–3.9: HW frozen under min ISR, effective min ISR (KAFKA-15583).
     V3_9,
@@ -21,19 +29,39 @@ pub enum Version {
     V4_0,
 }
 
+/// The version strings the lab accepts, as the error for an unknown one lists them.
+pub const VERSIONS_ACCEPTED: &str =
+    "2.7, 2.8, 3.0 to 3.9 and 4.0, with or without a patch number (3.0.0 and 3.1.0 are the releases with KAFKA-13598)";
+
 impl Version {
     pub fn parse(s: &str) -> Option<Version> {
-        match s {
-            "2.8" => Some(Version::V2_8),
-            "3.6" => Some(Version::V3_6),
-            "3.9" => Some(Version::V3_9),
-            "4.0" => Some(Version::V4_0),
-            _ => None,
+        let mut parts = s.split('.');
+        let major: u32 = parts.next()?.parse().ok()?;
+        let minor: u32 = parts.next()?.parse().ok()?;
+        let patch: u32 = match parts.next() {
+            None => 0,
+            Some(p) => p.parse().ok()?,
+        };
+        if parts.next().is_some() || patch > 20 {
+            return None;
         }
+        Some(match (major, minor) {
+            (2, 7) | (2, 8) => Version::V2_8,
+            // KAFKA-13598 was fixed in 3.0.1 and 3.1.1.
+            (3, 0) | (3, 1) if patch == 0 => Version::V3_0,
+            (3, 0..=5) => Version::V3_2,
+            (3, 6) => Version::V3_6,
+            (3, 7..=9) => Version::V3_9,
+            (4, 0) => Version::V4_0,
+            _ => return None,
+        })
     }
+    /// The releases this profile stands for, as notes and the settings menu show them.
     pub fn name(self) -> &'static str {
         match self {
             Version::V2_8 => "2.8",
+            Version::V3_0 => "3.0.0/3.1.0",
+            Version::V3_2 => "3.0.1–3.5",
             Version::V3_6 => "3.6",
             Version::V3_9 => "3.9",
             Version::V4_0 => "4.0",
@@ -43,6 +71,10 @@ impl Version {
     /// smaller than the effective min ISR, and min ISR is capped by the replica count.
     pub fn hw_frozen_under_min_isr(self) -> bool {
         self >= Version::V3_9
+    }
+    /// `acks=all` became the default in 3.0 (KIP-679); it was 1 before.
+    pub fn acks_all_default(self) -> bool {
+        self >= Version::V3_0
     }
 }
 
@@ -332,6 +364,8 @@ pub struct Scenario {
     pub title: String,
     pub seed: u64,
     pub version: Version,
+    /// The `kafka` value as the file wrote it ("4.0" when left out): the report echoes it.
+    pub kafka: String,
     pub until_ms: Option<u64>,
     pub cluster: ClusterCfg,
     pub topics: Vec<TopicCfg>,
@@ -513,14 +547,9 @@ impl Scenario {
         }
         let title = top.str("title")?.unwrap_or_else(|| "untitled scenario".into());
         let seed = top.u64("seed")?.unwrap_or(0);
-        let version = match top.str("kafka")? {
-            None => Version::V4_0,
-            Some(s) => match Version::parse(&s) {
-                Some(v) => v,
-                None => {
-                    return err("kafka", format!("unknown Kafka version \"{s}\"; the lab models \"2.8\", \"3.6\", \"3.9\" and \"4.0\""))
-                }
-            },
+        let kafka = top.str("kafka")?.unwrap_or_else(|| "4.0".into());
+        let Some(version) = Version::parse(&kafka) else {
+            return err("kafka", format!("unknown Kafka version \"{kafka}\"; the lab models {VERSIONS_ACCEPTED}"));
         };
         let until_ms = top.u64("until_ms")?;
         let _description = top.str("description")?;
@@ -649,7 +678,7 @@ impl Scenario {
         }
         top.finish()?;
 
-        Ok(Scenario { title, seed, version, until_ms, cluster, topics, producers, consumers, sends, faults, expects, notes })
+        Ok(Scenario { title, seed, version, kafka, until_ms, cluster, topics, producers, consumers, sends, faults, expects, notes })
     }
 
     pub fn topic_index(&self, name: &str) -> Option<usize> {
@@ -844,10 +873,10 @@ fn parse_producer(
     let acks_set = t.has("acks");
     let acks: i8 = match t.get("acks") {
         None => {
-            if version == Version::V2_8 {
-                1
-            } else {
+            if version.acks_all_default() {
                 -1
+            } else {
+                1
             }
         }
         Some(v) => {
@@ -902,9 +931,10 @@ fn parse_producer(
 
     // Idempotence, per version (R-A2, R-A3, R-A4).
     let idempotence = match version {
-        Version::V2_8 => {
-            // 2.x: idempotence is off unless enabled explicitly or implied by a transactional.id;
-            // once on, unset acks/retries are overridden and conflicting ones rejected.
+        Version::V2_8 | Version::V3_0 => {
+            // 2.x, and 3.0.0/3.1.0 through KAFKA-13598 (R-A3): idempotence is off unless enabled
+            // explicitly or implied by a transactional.id; once on, unset acks/retries are
+            // overridden and conflicting ones rejected.
             if idem_explicit == Some(false) && transactional_id.is_some() {
                 return config_exception(k("transactional.id"), "Cannot set a transactional.id without also enabling idempotence.");
             }
@@ -925,6 +955,11 @@ fn parse_producer(
                         "Must set acks to all in order to use the idempotent producer. Otherwise we cannot guarantee idempotence.",
                     );
                 }
+            }
+            if !on && idem_explicit.is_none() && version == Version::V3_0 {
+                notes.push(format!(
+                    "{name}: enable.idempotence was not set, and Kafka 3.0.0 and 3.1.0 did not apply its default of true (KAFKA-13598, fixed in 3.0.1, 3.1.1 and 3.2.0), so idempotence is off although acks=all is the default (retries can duplicate or reorder records)"
+                ));
             }
             on
         }
@@ -1061,7 +1096,7 @@ fn parse_consumer(
         );
     }
     let max_poll_records = positive(t.key("max.poll.records"), t.u64("max.poll.records")?, 500)? as u32;
-    let session_timeout_ms = t.u64("session.timeout.ms")?.unwrap_or(if version >= Version::V3_6 { 45000 } else { 10000 });
+    let session_timeout_ms = t.u64("session.timeout.ms")?.unwrap_or(if version >= Version::V3_0 { 45000 } else { 10000 });
     let _hb = t.u64("heartbeat.interval.ms")?;
     let max_poll_interval_ms = t.u64("max.poll.interval.ms")?.unwrap_or(300000);
     let commit = t.str("commit")?.unwrap_or_else(|| if enable_auto_commit { "auto".into() } else { "after-processing".into() });
@@ -1460,5 +1495,42 @@ mod tests {
         assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
         assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
         assert_eq!(murmur2(b"abc"), 479470107);
+    }
+
+    #[test]
+    fn version_strings_map_to_the_release_behaviour() {
+        let v = |s| Version::parse(s);
+        assert_eq!(v("2.8"), Some(Version::V2_8));
+        assert_eq!(v("2.7.1"), Some(Version::V2_8));
+        // KAFKA-13598: 3.0.0 and 3.1.0 only; "3.1" is 3.1.0.
+        assert_eq!(v("3.0"), Some(Version::V3_0));
+        assert_eq!(v("3.1.0"), Some(Version::V3_0));
+        assert_eq!(v("3.0.1"), Some(Version::V3_2));
+        assert_eq!(v("3.1.2"), Some(Version::V3_2));
+        assert_eq!(v("3.5"), Some(Version::V3_2));
+        assert_eq!(v("3.6.2"), Some(Version::V3_6));
+        assert_eq!(v("3.7"), Some(Version::V3_9));
+        assert_eq!(v("4.0.1"), Some(Version::V4_0));
+        for bad in ["4.1", "2.6", "3", "3.9.x", "3.9.1.1", "", "v3.9", "3.10"] {
+            assert_eq!(v(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_release() {
+        let p = |k: &str| Scenario::parse(&format!("format = 1\nkafka = \"{k}\"\n[[send]]\ncount = 1\n")).unwrap();
+        // 3.0.0: acks=all is the default but idempotence is not applied (KAFKA-13598).
+        let s = p("3.0.0");
+        assert_eq!((s.producers[0].acks, s.producers[0].idempotence), (-1, false));
+        assert!(s.notes.iter().any(|n| n.contains("KAFKA-13598")));
+        assert_eq!(s.kafka, "3.0.0");
+        let s = p("3.1.1");
+        assert_eq!((s.producers[0].acks, s.producers[0].idempotence), (-1, true));
+        assert!(s.notes.is_empty());
+        // Transaction verification (KIP-890 part 1) is on from 3.6; consumer session 45 s from 3.0.
+        assert!(!p("3.5").cluster.transaction_partition_verification);
+        assert!(p("3.6").cluster.transaction_partition_verification);
+        let s = p("2.8");
+        assert_eq!((s.producers[0].acks, s.producers[0].idempotence), (1, false));
     }
 }

@@ -73,7 +73,7 @@ fn to_toml(c: &Case) -> String {
 
 fn any_case() -> impl Strategy<Value = Case> {
     (
-        prop::sample::select(vec!["2.8", "3.6", "3.9", "4.0"]),
+        prop::sample::select(vec!["2.8", "3.0.0", "3.5", "3.6", "3.9", "4.0"]),
         1u32..=5,
         prop::sample::select(vec!["0", "1", "all"]),
         prop::option::of(any::<bool>()),
@@ -173,7 +173,7 @@ proptest! {
         kills in prop::collection::vec((0u32..3, 100u32..15000), 0..4),
         records in 1u32..60,
         every in 0u32..50,
-        version in prop::sample::select(vec!["3.6", "3.9", "4.0"]),
+        version in prop::sample::select(vec!["3.0.0", "3.5", "3.6", "3.9", "4.0"]),
     ) {
         let mut text = format!("format = 1\nseed = {seed}\nkafka = \"{version}\"\n[[topic]]\nname = \"orders\"\n\"replication.factor\" = 3\n\"min.insync.replicas\" = 2\n[producer]\nacks = \"all\"\n\"enable.idempotence\" = true\n[[send]]\ncount = {records}\nevery_ms = {every}\n");
         // Each broker is down for a while and back before the next one goes down.
@@ -269,7 +269,7 @@ proptest! {
     #[test]
     fn read_process_write_is_exactly_once(
         seed in 0u64..(i64::MAX as u64),
-        version in prop::sample::select(vec!["3.6", "3.9", "4.0"]),
+        version in prop::sample::select(vec!["3.0.0", "3.5", "3.6", "3.9", "4.0"]),
         records in 1u32..30,
         every in 0u32..20,
         partitions in 1u32..3,
