@@ -6,7 +6,7 @@ use crate::link::{self, LinkState};
 use crate::model::{line_time_us, Run};
 use crate::settings::{self, Where};
 use gloo_events::EventListener;
-use gloo_timers::callback::Interval;
+use gloo_timers::callback::{Interval, Timeout};
 use klab::report::{PartitionReport, Report};
 use klab::sim::{ProducerView, Sim};
 use std::rc::Rc;
@@ -22,6 +22,15 @@ const LEDGER_ROWS: usize = 50;
 /// How many of a partition's newest offsets the diagram draws.
 const PARTITION_CELLS: usize = 12;
 const LOG_WINDOW: usize = 300;
+/// A run with at least this many stops gets a warm-up jump once the page is idle. The browser
+/// compiles wasm functions when first called and optimises them later, so the first jump
+/// across a long run used to cost twice the next ones (about 70 ms against 30): it ran the
+/// replay, the report and the drawing of a full cluster through code nothing had run yet.
+/// The warm-up draws a far moment and the current one again in the same task, so nothing
+/// of it is ever painted, and the user's first jump finds that code ready.
+const WARM_UP_STOPS: usize = 1000;
+/// How long after a long run appears the warm-up waits, so it never delays the first paint.
+const WARM_UP_DELAY_MS: u32 = 150;
 /// The Kafka version menu: one release per behaviour profile of the engine
 /// (`klab::Version`), labelled with the releases that behave alike.
 const KAFKA_MENU: &[(&str, &str)] = &[
@@ -148,6 +157,10 @@ pub enum Msg {
     LogOpen(bool),
     TogglePlay,
     Tick,
+    /// Warm the scrubbing code up once a long run is on screen (see `WARM_UP_STOPS`).
+    WarmUp,
+    /// Put back the moment (and the screen-reader announcement) the warm-up moved from.
+    WarmUpDone(usize, String),
     Speed(u32),
     Select(Option<String>),
     JumpTime(u64),
@@ -207,6 +220,10 @@ pub struct App {
     log_open: bool,
     /// Which of `ARMS` the "arm a fault" menu shows.
     arm_choice: usize,
+    /// The warm-up: pending, then the moment to return to while it is drawn, then done.
+    warm_timer: Option<Timeout>,
+    warm_return: Option<(usize, String)>,
+    warmed: bool,
 }
 
 /// The parts of the page drawn from the scenario text alone.
@@ -528,6 +545,9 @@ impl Component for App {
             text_panels: std::cell::RefCell::new(None),
             log_open: false,
             arm_choice: 0,
+            warm_timer: None,
+            warm_return: None,
+            warmed: false,
         };
         app.load(state.scenario, state.stop, state.record);
         if app.run.is_none() {
@@ -541,6 +561,17 @@ impl Component for App {
             app.text = kept;
         }
         app
+    }
+
+    fn rendered(&mut self, ctx: &Context<Self>, _first_render: bool) {
+        // Yew runs this before the browser paints, and the message it sends is handled and
+        // drawn in the same task: the warm-up's far moment is replaced before any paint.
+        if let Some((stop, announce)) = self.warm_return.take() {
+            ctx.link().send_message(Msg::WarmUpDone(stop, announce));
+        } else if !self.warmed && self.warm_timer.is_none() && self.run.as_ref().is_some_and(|r| r.stops.len() >= WARM_UP_STOPS) {
+            let link = ctx.link().clone();
+            self.warm_timer = Some(Timeout::new(WARM_UP_DELAY_MS, move || link.send_message(Msg::WarmUp)));
+        }
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
@@ -579,6 +610,26 @@ impl Component for App {
                 self.stop = next;
                 self.refresh();
                 self.save();
+                true
+            }
+            Msg::WarmUp => {
+                self.warm_timer = None;
+                let Some(run) = &self.run else { return false };
+                let n = run.stops.len();
+                if self.warmed || self.playing || n < WARM_UP_STOPS {
+                    return false;
+                }
+                self.warmed = true;
+                self.warm_return = Some((self.stop, self.announce.clone()));
+                // The moment farthest from the one shown, so the jump is as long as any.
+                self.stop = if self.stop < n / 2 { n - 1 - n / 20 } else { n / 20 };
+                self.refresh();
+                true
+            }
+            Msg::WarmUpDone(stop, announce) => {
+                self.stop = stop;
+                self.refresh();
+                self.announce = announce;
                 true
             }
             Msg::Seek(i) => {

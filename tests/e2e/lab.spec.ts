@@ -1,5 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
+import zlib from 'node:zlib';
 
 // Every test watches for console errors and for any request that leaves the page's own
 // origin: the lab must work offline from any static host.
@@ -414,6 +415,34 @@ test('Kafka 3.0.0 did not apply the idempotence default: the lesson duplicates, 
   await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
   await expect(page.getByRole('note')).toHaveCount(0);
   await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/kafka = "3\.5"/);
+});
+
+test('a long run is warmed up for scrubbing without changing the screen or what a screen reader hears', async ({ page }) => {
+  // Every change to the current-time text, with the text it replaced.
+  await page.addInitScript(() => {
+    const w = window as any;
+    w.timeWas = [];
+    new MutationObserver((rs) => {
+      for (const r of rs) if (r.target.parentElement?.closest('[aria-label="Current time"]')) w.timeWas.push(r.oldValue);
+    }).observe(document, { subtree: true, characterData: true, characterDataOldValue: true });
+  });
+  const scenario = 'format = 1\nseed = 3\n[[topic]]\nname = "orders"\npartitions = 3\n[[send]]\ncount = 600\nevery_ms = 1\n'
+    + '[[fault]]\nat_ms = 150\ndo = "kill-broker"\ntarget = "b1"\n';
+  const state = { scenario, stop: 5, record: null };
+  const link = 'v1.' + zlib.deflateRawSync(Buffer.from(JSON.stringify(state))).toString('base64url');
+  await open(page, '#' + link);
+  const time = page.getByLabel('Current time');
+  await expect(time).toContainText('step 5 of');
+  expect(Number((await time.innerText()).split(' of ')[1])).toBeGreaterThanOrEqual(1000);
+  // The warm-up drew a far moment and this one again, in one task.
+  await expect.poll(() => page.evaluate(() => (window as any).timeWas.some((t: string) => !t.includes('step 5 of')))).toBe(true);
+  await expect(time).toContainText('step 5 of');
+  await expect(page.locator('.sr-only[aria-live="polite"]')).toHaveText('');
+  const screen = await page.locator('main').innerText();
+  await page.getByRole('button', { name: 'Step back' }).click();
+  await page.getByRole('button', { name: 'Step forward' }).click();
+  await expect(time).toContainText('step 5 of');
+  expect(await page.locator('main').innerText()).toBe(screen);
 });
 
 test('large text makes the page\'s text larger, for a projector', async ({ page }) => {
