@@ -570,7 +570,7 @@ impl Scenario {
             Some(Value::Array(a)) => {
                 let mut out = Vec::new();
                 for (i, v) in a.iter().enumerate() {
-                    out.push(parse_topic(&format!("topic[{i}]"), v, &cluster)?);
+                    out.push(parse_topic(&format!("topic[{i}]"), v, &cluster, version, &mut notes)?);
                 }
                 if out.is_empty() {
                     return err("topic", "at least one [[topic]] is needed when the key is present");
@@ -765,7 +765,7 @@ fn leak(k: &'static str) -> &'static str {
     k
 }
 
-fn parse_topic(path: &str, v: &Value, cluster: &ClusterCfg) -> Result<TopicCfg, ScenarioError> {
+fn parse_topic(path: &str, v: &Value, cluster: &ClusterCfg, version: Version, notes: &mut Vec<String>) -> Result<TopicCfg, ScenarioError> {
     let mut t = Table::new(path, v)?;
     let name = t.str("name")?.unwrap_or_else(|| "orders".into());
     if name.is_empty() || name.contains('/') {
@@ -803,9 +803,29 @@ fn parse_topic(path: &str, v: &Value, cluster: &ClusterCfg) -> Result<TopicCfg, 
             Some(out)
         }
     };
+    let rf_set = t.has("replication.factor");
     let unclean = t.bool("unclean.leader.election.enable")?.unwrap_or(cluster.unclean_leader_election);
     let max_message_bytes = t.u64("max.message.bytes")?.unwrap_or(cluster.max_message_bytes);
     t.finish()?;
+    // Two settings that surprise: say what Kafka does with them rather than let a lesson
+    // look broken.
+    if !rf_set && cluster.brokers > 1 && rf < 3 {
+        notes.push(format!(
+            "topic {name}: replication.factor is not set, so the broker's default.replication.factor ({rf}) applies: {}",
+            if rf == 1 {
+                "one copy of each record, whatever the cluster's size".to_string()
+            } else {
+                format!("{rf} copies of each record")
+            }
+        ));
+    }
+    if min_isr > rf {
+        notes.push(if version.hw_frozen_under_min_isr() {
+            format!("topic {name}: min.insync.replicas {min_isr} is above its {rf} replica(s); from 3.7 Kafka caps it at the replica count (KAFKA-15583), so acks=all writes need {rf}")
+        } else {
+            format!("topic {name}: min.insync.replicas {min_isr} is above its {rf} replica(s), so every acks=all write fails with NotEnoughReplicasException (3.7 caps it at the replica count)")
+        });
+    }
     Ok(TopicCfg {
         name,
         partitions,
@@ -1514,6 +1534,17 @@ mod tests {
         for bad in ["4.1", "2.6", "3", "3.9.x", "3.9.1.1", "", "v3.9", "3.10"] {
             assert_eq!(v(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_topic_without_replication_factor_or_with_min_isr_above_it_is_explained() {
+        let text = "format = 1\nkafka = \"3.6\"\n[[topic]]\nname = \"orders\"\n\"min.insync.replicas\" = 2\n";
+        let s = Scenario::parse(text).unwrap();
+        assert_eq!(s.topics[0].replication_factor, 1);
+        assert!(s.notes.iter().any(|n| n.contains("default.replication.factor (1)")), "{:?}", s.notes);
+        assert!(s.notes.iter().any(|n| n.contains("every acks=all write fails with NotEnoughReplicasException")), "{:?}", s.notes);
+        let s = Scenario::parse(&text.replace("3.6", "3.9").replace("[[topic]]\n", "[[topic]]\n\"replication.factor\" = 3\n")).unwrap();
+        assert!(s.notes.is_empty(), "{:?}", s.notes);
     }
 
     #[test]
