@@ -165,6 +165,29 @@ proptest! {
         }
     }
 
+    /// Once every broker is back and every partition healed, the replicas of a partition hold
+    /// the leader's log, offset for offset, unclean elections and lost disks included: what
+    /// Kafka's EpochDrivenReplicationProtocolAcceptanceTest checks ("logs should not diverge",
+    /// KIP-101/KIP-279). The scenarios end at 200 s, and the last fault ends by 100 s.
+    #[test]
+    fn replicas_converge_once_every_broker_is_back(c in any_case()) {
+        let mut text = to_toml(&c);
+        // Every broker back by 100 s (a `kill-coordinator` case restarts another broker).
+        for b in 1..=c.brokers {
+            text.push_str(&format!("[[fault]]\nat_ms = 100000\ndo = \"restart-broker\"\ntarget = \"b{b}\"\n"));
+        }
+        let Ok((_, report)) = klab::run_bounded(&text, false, 3_000_000) else { return Ok(()) };
+        for p in &report.partitions {
+            let leader = p.leader.as_ref();
+            prop_assert!(leader.is_some(), "{}/{} has no leader at the end\n{text}", p.topic, p.partition);
+            let l = p.replicas.iter().find(|r| Some(&r.broker) == leader).unwrap();
+            for r in &p.replicas {
+                prop_assert!(r.alive, "{} is down at the end\n{text}", r.broker);
+                prop_assert_eq!(&r.log, &l.log, "{} differs from the leader {} on {}/{}\n{}", r.broker, l.broker, p.topic, p.partition, text);
+            }
+        }
+    }
+
     /// acks=all, min ISR 2, RF 3, unclean off, idempotent, one broker process crash at a time:
     /// Kafka promises that no acknowledged record is lost or duplicated.
     #[test]
