@@ -189,16 +189,18 @@ proptest! {
     }
 
     /// acks=all, min ISR 2, RF 3, unclean off, idempotent, one broker process crash at a time:
-    /// Kafka promises that no acknowledged record is lost or duplicated.
+    /// Kafka promises that no acknowledged record is lost or duplicated, and (idempotence with
+    /// up to 5 requests in flight, KAFKA-5494) that acknowledged records keep their send order.
     #[test]
     fn acks_all_min_isr_2_loses_no_acknowledged_record(
         seed in 0u64..(i64::MAX as u64),
+        in_flight in 1u32..=5,
         kills in prop::collection::vec((0u32..3, 100u32..15000), 0..4),
         records in 1u32..60,
         every in 0u32..50,
         version in prop::sample::select(vec!["3.0.0", "3.5", "3.6", "3.9", "4.0"]),
     ) {
-        let mut text = format!("format = 1\nseed = {seed}\nkafka = \"{version}\"\n[[topic]]\nname = \"orders\"\n\"replication.factor\" = 3\n\"min.insync.replicas\" = 2\n[producer]\nacks = \"all\"\n\"enable.idempotence\" = true\n[[send]]\ncount = {records}\nevery_ms = {every}\n");
+        let mut text = format!("format = 1\nseed = {seed}\nkafka = \"{version}\"\n[[topic]]\nname = \"orders\"\n\"replication.factor\" = 3\n\"min.insync.replicas\" = 2\n[producer]\nacks = \"all\"\n\"enable.idempotence\" = true\n\"max.in.flight.requests.per.connection\" = {in_flight}\n[[send]]\ncount = {records}\nevery_ms = {every}\n");
         // Each broker is down for a while and back before the next one goes down.
         let mut t = 0;
         for (b, down) in kills {
@@ -211,6 +213,7 @@ proptest! {
         for r in &report.records {
             if r.producer == "acked" {
                 prop_assert!(r.copies == 1, "{} was acknowledged but has {} copies ({})\n{}", r.id, r.copies, r.fate, text);
+                prop_assert!(r.fate != "reordered", "{} was acknowledged but is out of send order\n{}", r.id, text);
             }
         }
     }
