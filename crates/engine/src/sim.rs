@@ -177,6 +177,9 @@ pub enum Body {
     Meta {
         parts: Vec<(usize, PartState)>,
         fenced: Vec<bool>,
+        /// The incarnation of the receiving broker the controller had registered when it sent
+        /// this: a restarted broker ignores what was meant for its previous life.
+        inc: u32,
     },
 
     AlterIsr {
@@ -684,6 +687,8 @@ pub struct Producer {
     /// Reconnect backoff per broker after a disconnect.
     backoff_until: Vec<Time>,
     reconnects: Vec<u32>,
+    /// InitProducerId is not sent again before this (after a timeout: retry.backoff.ms).
+    init_not_before: Time,
     wake: Option<Time>,
     paused: Vec<usize>,
     pub txn: Option<TxnRun>,
@@ -714,6 +719,7 @@ impl Producer {
             inflight_to: vec![0; nb],
             backoff_until: vec![0; nb],
             reconnects: vec![0; nb],
+            init_not_before: 0,
             wake: None,
             paused: Vec::new(),
             txn: None,
@@ -1747,7 +1753,15 @@ impl Sim {
                 }
             }
             Body::FetchResp { part, fid, res } => self.on_fetch_resp(b, part, fid, res),
-            Body::Meta { parts, fenced } => {
+            Body::Meta { parts, fenced, inc } => {
+                // A restarted broker takes no role before the controller has registered this
+                // incarnation: KRaft brokers catch up with the metadata log up to their own
+                // registration (which fences the previous incarnation and moves its
+                // leaderships) before they serve anything. Without this, a leader that lost
+                // unflushed writes to a power loss would lead its old epoch again.
+                if inc != self.brokers[b].inc {
+                    return;
+                }
                 self.brokers[b].fenced_view = fenced;
                 for (p, st) in parts {
                     self.apply_part_state(b, p, st);
@@ -2656,7 +2670,8 @@ impl Sim {
         let states: Vec<(usize, PartState)> = parts.iter().map(|&p| (p, self.ctrl.parts[p].clone())).collect();
         for b in 0..self.brokers.len() {
             let fenced = self.ctrl.fenced.clone();
-            self.send(Node::Controller, Node::Broker(b), Body::Meta { parts: states.clone(), fenced });
+            let inc = self.ctrl.inc[b];
+            self.send(Node::Controller, Node::Broker(b), Body::Meta { parts: states.clone(), fenced, inc });
         }
     }
 
@@ -2707,7 +2722,8 @@ impl Sim {
         // The returning broker replays the whole metadata log.
         let all: Vec<(usize, PartState)> = (0..self.parts.len()).map(|p| (p, self.ctrl.parts[p].clone())).collect();
         let fenced = self.ctrl.fenced.clone();
-        self.send(Node::Controller, Node::Broker(b), Body::Meta { parts: all, fenced });
+        let inc = self.ctrl.inc[b];
+        self.send(Node::Controller, Node::Broker(b), Body::Meta { parts: all, fenced, inc });
     }
 
     /// Elects a leader if the current one is not valid. Returns whether anything changed.
@@ -2839,6 +2855,17 @@ impl Sim {
     // ------------------------------------------------------------------------------------
     // Producers
 
+    /// NetworkClient: a connection that closed, or that a request timeout closed, is not tried
+    /// again before `reconnect.backoff.ms` (50 ms), doubling up to `reconnect.backoff.max.ms`
+    /// (1 s) while attempts keep failing. It is also what keeps a client with
+    /// `request.timeout.ms = 0` from retrying without pause.
+    fn reconnect_backoff(&mut self, p: usize, broker: usize) {
+        let pr = &mut self.producers[p];
+        let n = pr.reconnects[broker].min(5);
+        pr.reconnects[broker] += 1;
+        pr.backoff_until[broker] = self.now + ((50 * MS) << n).min(1000 * MS);
+    }
+
     fn producer_receive(&mut self, p: usize, m: Msg) {
         if let (Node::Broker(b), false) = (m.from, matches!(m.body, Body::Disconnect { .. })) {
             self.producers[p].reconnects[b] = 0;
@@ -2867,11 +2894,9 @@ impl Sim {
                     }
                 }
                 // NetworkClient: only what was on that connection fails, and the node is not
-                // tried again before reconnect.backoff.ms (50 ms, doubling up to 1 s).
+                // tried again before reconnect.backoff.ms.
+                self.reconnect_backoff(p, broker);
                 let pr = &mut self.producers[p];
-                let n = pr.reconnects[broker].min(5);
-                pr.reconnects[broker] += 1;
-                pr.backoff_until[broker] = self.now + ((50 * MS) << n).min(1000 * MS);
                 if matches!(pr.init, Init::Sent(_, b, _) if b == broker) {
                     pr.init = Init::Needed;
                 }
@@ -3219,17 +3244,32 @@ impl Sim {
                     }
                 }
                 self.producers[p].meta_wanted = true;
+                self.reconnect_backoff(p, broker);
             }
         }
-        if let Init::Sent(_, _, deadline) = self.producers[p].init {
+        if let Init::Sent(_, broker, deadline) = self.producers[p].init {
             if deadline <= now {
-                self.producers[p].init = Init::Needed;
+                // The TransactionManager sends InitProducerId again after retry.backoff.ms, and
+                // the node that timed out waits out its reconnect backoff.
+                let pr = &mut self.producers[p];
+                pr.init = Init::Needed;
+                pr.init_not_before = now + (cfg.retry_backoff_ms * MS).max(50 * MS);
+                let to = if broker < pr.backoff_until.len() {
+                    Self::bname(broker).to_string()
+                } else {
+                    "the transaction coordinator".to_string()
+                };
+                tr!(self, "{name}: no answer to InitProducerId from {to} within request.timeout.ms; it will ask again");
+                if broker < self.producers[p].backoff_until.len() {
+                    self.reconnect_backoff(p, broker);
+                }
             }
         }
-        if let Some((_, _, deadline)) = self.producers[p].meta_req {
+        if let Some((_, broker, deadline)) = self.producers[p].meta_req {
             if deadline <= now {
                 self.producers[p].meta_req = None;
                 self.producers[p].meta_wanted = true;
+                self.reconnect_backoff(p, broker);
             }
         }
 
@@ -3280,8 +3320,8 @@ impl Sim {
             // transaction is over (KIP-360: abortTransaction(), then InitProducerId with the
             // current producer id and epoch).
             let in_txn = pr.txn.is_some() && cfg.transactional_id.is_some();
-            let needs =
-                pr.init == Init::Needed || (pr.bump && !in_txn && pr.init == Init::Ready && pr.parts.iter().all(|pp| pp.n_inflight == 0));
+            let needs = (pr.init == Init::Needed && now >= pr.init_not_before)
+                || (pr.bump && !in_txn && pr.init == Init::Ready && pr.parts.iter().all(|pp| pp.n_inflight == 0));
             if needs {
                 let bump = if pr.bump && pr.pid >= 0 { Some((pr.pid, pr.epoch)) } else { None };
                 if let Some(txn) = cfg.transactional_id.clone() {
@@ -3409,6 +3449,9 @@ impl Sim {
 
         if let Init::Sent(_, _, d) = pr.init {
             note(d);
+        }
+        if pr.init == Init::Needed && pr.init_not_before > now {
+            note(pr.init_not_before);
         }
         for &t in &pr.backoff_until {
             if t > now {
@@ -3735,7 +3778,9 @@ impl Sim {
             }
             return;
         }
-        if pr.closed || pr.closing {
+        // A table with no records (`count = 0`, `records = []`) sends nothing and is over at
+        // once; a transaction with no send in it has nothing to commit or abort either.
+        if pr.closed || pr.closing || table.records.is_empty() {
             self.tables[t].done = true;
             self.start_next_table(t);
             return;

@@ -341,7 +341,11 @@ impl Sim {
         if cs.phase != CPhase::Fetching || !cs.outstanding.remove(&part) {
             return;
         }
+        // A rebalance while the fetch was out may have revoked the partition: Kafka's fetcher
+        // drops records of a partition that is no longer assigned (it has no position).
+        let revoked = !cs.position.contains_key(&part);
         match res {
+            _ if revoked => {}
             Ok((recs, next)) => {
                 // poll() returns at most max.poll.records; the position moves past what it
                 // returns, and past the whole fetch (markers, aborted data) only when all of
