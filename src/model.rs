@@ -3,8 +3,15 @@
 
 use klab::{Report, RunError, Scenario, Sim};
 
-/// How often (in events) a checkpoint of the whole simulation is kept for rewinding.
+/// How often (in events) a checkpoint of the whole simulation is kept for rewinding, at first.
 const CHECKPOINT_EVERY: u64 = 256;
+/// At most this many checkpoints: past it, every other one is dropped and the interval doubles.
+/// Each checkpoint holds the state of a longer run, so a fixed interval made memory grow with
+/// the square of the run: 3.5 GB for 100 000 records, past what a wasm page can hold. A run of
+/// the 100 000-event size of the scrubbing budget keeps the 256-event interval.
+const MAX_CHECKPOINTS: usize = 256;
+/// The page refuses larger scenarios rather than run out of memory; the runner has no limit.
+pub const MAX_UI_RECORDS: usize = 100_000;
 /// A browser run stops here; the trace says so. Lessons are far smaller.
 const MAX_UI_EVENTS: u64 = 2_000_000;
 
@@ -31,6 +38,8 @@ pub struct Run {
     pub final_fates: klab::vecmap::VecMap<String, String>,
     pub total_events: u64,
     checkpoints: Vec<Sim>,
+    /// The events between two checkpoints (`CHECKPOINT_EVERY`, doubled while thinning).
+    every: u64,
 }
 
 /// A snapshot without the (large) trace and why-chain text, which the finished run already
@@ -52,12 +61,31 @@ fn snapshot(sim: &mut Sim) -> Sim {
 impl Run {
     pub fn new(text: &str) -> Result<Run, RunError> {
         let sc = Scenario::parse(text).map_err(RunError::Scenario)?;
+        let records: usize = sc.sends.iter().map(|s| s.records.len()).sum();
+        if records > MAX_UI_RECORDS {
+            return Err(RunError::Scenario(klab::ScenarioError {
+                key: "send".into(),
+                message: format!(
+                    "this scenario sends {records} records; the lab in the browser runs at most {MAX_UI_RECORDS} (the kafka-lab runner has no limit)"
+                ),
+            }));
+        }
         let mut sim = Sim::new(sc, true).map_err(RunError::Sim)?;
         sim.max_events = MAX_UI_EVENTS;
         let mut checkpoints = vec![snapshot(&mut sim)];
+        let mut every = CHECKPOINT_EVERY;
         while sim.step().map_err(RunError::Sim)? {
-            if sim.events % CHECKPOINT_EVERY == 0 {
+            if sim.events % every == 0 {
                 checkpoints.push(snapshot(&mut sim));
+                if checkpoints.len() > MAX_CHECKPOINTS {
+                    // Checkpoint i is at i × every events: keep the even ones.
+                    let mut i = 0;
+                    checkpoints.retain(|_| {
+                        i += 1;
+                        i % 2 == 1
+                    });
+                    every *= 2;
+                }
             }
         }
         let final_report = Report::build_with(&sim, Some(None));
@@ -78,7 +106,18 @@ impl Run {
         let mut fates: Vec<(String, String)> = final_report.records.iter().map(|r| (r.id.to_string(), r.fate.to_string())).collect();
         fates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let final_fates = fates.into_iter().collect();
-        Ok(Run { trace, trace_at, stops, fault_stops, final_report, final_fates, total_events: sim.events, checkpoints, final_sim: sim })
+        Ok(Run {
+            trace,
+            trace_at,
+            stops,
+            fault_stops,
+            final_report,
+            final_fates,
+            total_events: sim.events,
+            checkpoints,
+            every,
+            final_sim: sim,
+        })
     }
 
     /// A record's why-chain at the end of the run (empty for an unknown id).
@@ -100,7 +139,7 @@ impl Run {
     pub fn advance(&self, prev: Option<Sim>, events: u64) -> Sim {
         let events = events.min(self.total_events);
         match prev {
-            Some(mut sim) if sim.events <= events && events - sim.events <= 2 * CHECKPOINT_EVERY => {
+            Some(mut sim) if sim.events <= events && events - sim.events <= 2 * self.every => {
                 while sim.events < events {
                     match sim.step() {
                         Ok(true) => {}
@@ -120,7 +159,7 @@ impl Run {
     /// The simulation after `events` events (replayed from the nearest checkpoint).
     pub fn at(&self, events: u64) -> Sim {
         let events = events.min(self.total_events);
-        let idx = ((events / CHECKPOINT_EVERY) as usize).min(self.checkpoints.len() - 1);
+        let idx = ((events / self.every) as usize).min(self.checkpoints.len() - 1);
         let mut sim = self.checkpoints[idx].clone();
         while sim.events < events {
             match sim.step() {
@@ -166,5 +205,32 @@ mod tests {
         assert_eq!(line_time_us("t=9001.7ms x"), Some(9001700));
         assert_eq!(line_time_us("t=0 x"), Some(0));
         assert_eq!(line_time_us("x"), None);
+    }
+
+    fn long_run(records: u32) -> String {
+        format!("format = 1\nseed = 7\n[[topic]]\nname = \"orders\"\npartitions = 3\n[[send]]\ncount = {records}\nevery_ms = 1\n[[fault]]\nat_ms = 900\ndo = \"kill-broker\"\ntarget = \"b1\"\n")
+    }
+
+    #[test]
+    fn a_long_run_keeps_few_checkpoints_and_every_moment_replays_exactly() {
+        let text = long_run(16000);
+        let run = Run::new(&text).unwrap();
+        assert!(run.total_events > (CHECKPOINT_EVERY * MAX_CHECKPOINTS as u64), "{} events is too short a run to thin", run.total_events);
+        assert!(run.checkpoints.len() <= MAX_CHECKPOINTS);
+        assert!(run.every > CHECKPOINT_EVERY);
+        // The same moments reached by stepping one simulation from the start.
+        let mut straight = Sim::new(Scenario::parse(&text).unwrap(), false).unwrap();
+        for e in [0, 1, CHECKPOINT_EVERY * 3 + 5, run.every * 7 + 1, run.total_events / 2, run.total_events] {
+            while straight.events < e && straight.step().unwrap() {}
+            let at = run.at(e);
+            assert_eq!((at.events, at.now), (straight.events, straight.now), "at {e} events");
+            assert_eq!(Report::build_view(&at, None, 12), Report::build_view(&straight, None, 12), "at {e} events");
+        }
+    }
+
+    #[test]
+    fn the_page_refuses_more_records_than_it_can_hold() {
+        let err = Run::new(&long_run(MAX_UI_RECORDS as u32 + 1)).err().expect("refused");
+        assert!(err.to_string().contains("the lab in the browser runs at most 100000"), "{err}");
     }
 }
