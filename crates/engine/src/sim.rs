@@ -2866,6 +2866,41 @@ impl Sim {
         pr.backoff_until[broker] = self.now + ((50 * MS) << n).min(1000 * MS);
     }
 
+    /// A client connects before it sends: to a broker whose process is down on a machine that
+    /// is up, the connection is refused, nothing is sent, and the node waits out its reconnect
+    /// backoff while the batches stay in the accumulator (NetworkClient only drains to a ready
+    /// node). So a request is never "sent" to a broker that was already dead: only requests in
+    /// flight when it died fail with NetworkException, and `retries = 0` does not turn a leader
+    /// failover into failed sends for records that were still queued. (A machine that lost
+    /// power, or an isolated one, does not answer the connection attempt at all: the lab lets
+    /// such a request time out after `request.timeout.ms`.)
+    fn connect_refused(&mut self, p: usize, b: usize) -> bool {
+        let br = &self.brokers[b];
+        if br.alive || br.silent || (br.isolated && br.isolated_from_clients) {
+            return false;
+        }
+        // Told once per outage (the first attempts after a loss), not at every backoff.
+        let first = self.producers[p].backoff_until[b] <= self.now && self.producers[p].reconnects[b] <= 1;
+        self.reconnect_backoff(p, b);
+        self.producers[p].meta_wanted = true;
+        if first {
+            let name = self.producers[p].cfg.name.clone();
+            tr!(self, "{name}: connection to {} refused (its process is down); what was for it stays queued", Self::bname(b));
+        }
+        true
+    }
+
+    /// `pick_node` among the brokers that accept a connection.
+    fn pick_reachable_node(&mut self, p: usize) -> Option<usize> {
+        for _ in 0..self.brokers.len() {
+            let b = self.pick_node(p)?;
+            if !self.connect_refused(p, b) {
+                return Some(b);
+            }
+        }
+        None
+    }
+
     fn producer_receive(&mut self, p: usize, m: Msg) {
         if let (Node::Broker(b), false) = (m.from, matches!(m.body, Body::Disconnect { .. })) {
             self.producers[p].reconnects[b] = 0;
@@ -3335,7 +3370,7 @@ impl Sim {
                         Node::TxnCoord,
                         Body::TxnInitPid { req, txn, timeout_ms: cfg.transaction_timeout_ms },
                     );
-                } else if let Some(broker) = self.pick_node(p) {
+                } else if let Some(broker) = self.pick_reachable_node(p) {
                     let req = self.id();
                     let pr = &mut self.producers[p];
                     pr.init = Init::Sent(req, broker, now + cfg.request_timeout_ms * MS);
@@ -3412,12 +3447,15 @@ impl Sim {
                 if pr.inflight_to[leader] >= cfg.max_in_flight || pr.backoff_until[leader] > now {
                     break;
                 }
+                if self.connect_refused(p, leader) {
+                    break;
+                }
                 self.send_batch(p, bid, leader);
             }
         }
         // Metadata refresh, after an error or when a leader is unknown.
         if self.producers[p].meta_wanted && self.producers[p].meta_req.is_none() {
-            if let Some(broker) = self.pick_node(p) {
+            if let Some(broker) = self.pick_reachable_node(p) {
                 let req = self.id();
                 let pr = &mut self.producers[p];
                 pr.meta_req = Some((req, broker, now + cfg.request_timeout_ms * MS));
