@@ -637,6 +637,9 @@ struct PBatch {
     attempts: u32,
     retry_at: Time,
     in_flight: bool,
+    /// How many of `recs` have been told (in their why-chain) that they wait for a broker
+    /// that refuses connections.
+    told_refused: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -3236,6 +3239,7 @@ impl Sim {
                         attempts: 0,
                         retry_at: 0,
                         in_flight: false,
+                        told_refused: 0,
                     },
                 );
                 pr.parts[part].dq.push_back(id);
@@ -3448,6 +3452,18 @@ impl Sim {
                     break;
                 }
                 if self.connect_refused(p, leader) {
+                    let b = self.producers[p].batches.get_mut(&bid).expect("batch");
+                    let untold: Vec<RecId> = b.recs[b.told_refused..].to_vec();
+                    b.told_refused = b.recs.len();
+                    let name = cfg.name.clone();
+                    for r in untold {
+                        why!(
+                            self,
+                            r,
+                            "{name} could not connect to {} (its process is down): it waits in the accumulator",
+                            Self::bname(leader)
+                        );
+                    }
                     break;
                 }
                 self.send_batch(p, bid, leader);
