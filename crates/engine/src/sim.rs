@@ -662,7 +662,8 @@ struct PPart {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Init {
     Needed,
-    /// InitProducerId in flight: (request, broker, deadline).
+    /// InitProducerId in flight: (request, broker or `usize::MAX` for the transaction
+    /// coordinator, deadline).
     Sent(u64, usize, Time),
     Ready,
 }
@@ -3293,13 +3294,11 @@ impl Sim {
                 let pr = &mut self.producers[p];
                 pr.init = Init::Needed;
                 pr.init_not_before = now + (cfg.retry_backoff_ms * MS).max(50 * MS);
-                let to = if broker < pr.backoff_until.len() {
-                    Self::bname(broker).to_string()
-                } else {
-                    "the transaction coordinator".to_string()
-                };
+                // `usize::MAX` stands for the transaction coordinator (`Init::Sent`).
+                let coordinator = broker == usize::MAX;
+                let to = if coordinator { "the transaction coordinator".to_string() } else { Self::bname(broker).to_string() };
                 tr!(self, "{name}: no answer to InitProducerId from {to} within request.timeout.ms; it will ask again");
-                if broker < self.producers[p].backoff_until.len() {
+                if !coordinator {
                     self.reconnect_backoff(p, broker);
                 }
             }
