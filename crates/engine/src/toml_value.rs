@@ -109,11 +109,9 @@ fn value(v: &toml_edit::Value) -> Value {
     match v {
         toml_edit::Value::String(s) => Value::String(s.value().clone()),
         toml_edit::Value::Integer(i) => Value::Integer(*i.value()),
-        // A parsed float always keeps its text; formatting the number instead would link
-        // Rust's float printing (about 4 KB of the page's download) for an error message.
         toml_edit::Value::Float(x) => Value::Float(match x.as_repr().and_then(|r| r.as_raw().as_str()) {
             Some(raw) => raw.trim().to_string(),
-            None => "a float".to_string(),
+            None => x.value().to_string(),
         }),
         toml_edit::Value::Boolean(b) => Value::Boolean(*b.value()),
         toml_edit::Value::Datetime(d) => Value::Datetime(d.value().to_string()),
