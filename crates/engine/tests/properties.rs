@@ -188,14 +188,16 @@ proptest! {
         }
     }
 
-    /// acks=all, min ISR 2, RF 3, unclean off, idempotent, one broker process crash at a time:
-    /// Kafka promises that no acknowledged record is lost or duplicated, and (idempotence with
-    /// up to 5 requests in flight, KAFKA-5494) that acknowledged records keep their send order.
+    /// acks=all, min ISR 2, RF 3, unclean off, idempotent, one broker down at a time (a process
+    /// crash, a power loss that drops its unflushed writes, a wiped disk, or a network
+    /// partition): Kafka promises that no acknowledged record is lost or duplicated, and
+    /// (idempotence with up to 5 requests in flight, KAFKA-5494) that acknowledged records keep
+    /// their send order.
     #[test]
     fn acks_all_min_isr_2_loses_no_acknowledged_record(
         seed in 0u64..(i64::MAX as u64),
         in_flight in 1u32..=5,
-        kills in prop::collection::vec((0u32..3, 100u32..15000), 0..4),
+        kills in prop::collection::vec((0u32..3, 100u32..15000, prop::sample::select(vec!["kill-broker", "power-loss", "wipe-broker", "isolate-broker"])), 0..4),
         records in 1u32..60,
         every in 0u32..50,
         version in prop::sample::select(vec!["3.0.0", "3.5", "3.6", "3.9", "4.0"]),
@@ -203,8 +205,9 @@ proptest! {
         let mut text = format!("format = 1\nseed = {seed}\nkafka = \"{version}\"\n[[topic]]\nname = \"orders\"\n\"replication.factor\" = 3\n\"min.insync.replicas\" = 2\n[producer]\nacks = \"all\"\n\"enable.idempotence\" = true\n\"max.in.flight.requests.per.connection\" = {in_flight}\n[[send]]\ncount = {records}\nevery_ms = {every}\n");
         // Each broker is down for a while and back before the next one goes down.
         let mut t = 0;
-        for (b, down) in kills {
-            text.push_str(&format!("[[fault]]\nat_ms = {}\ndo = \"kill-broker\"\ntarget = \"b{}\"\n[[fault]]\nat_ms = {}\ndo = \"restart-broker\"\ntarget = \"b{}\"\n", t + 10, b + 1, t + 10 + down, b + 1));
+        for (b, down, how) in kills {
+            let back = if how == "isolate-broker" { "heal" } else { "restart-broker" };
+            text.push_str(&format!("[[fault]]\nat_ms = {}\ndo = \"{how}\"\ntarget = \"b{}\"\n[[fault]]\nat_ms = {}\ndo = \"{back}\"\ntarget = \"b{}\"\n", t + 10, b + 1, t + 10 + down, b + 1));
             // Long enough after a restart for the broker to rejoin the ISR.
             t += 10 + down + 40000;
         }
