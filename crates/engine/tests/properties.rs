@@ -137,6 +137,18 @@ fn any_case() -> impl Strategy<Value = Case> {
         )
 }
 
+/// Faults for one outage of a three-broker cluster: broker `b` + 1 (or, for 3, the broker
+/// of the transaction coordinator) is killed at `at`, and every broker is restarted `down`
+/// ms later (the coordinator's broker is not known in advance).
+fn outage(b: u32, at: u32, down: u32) -> String {
+    let target = if b == 3 { "coordinator".to_string() } else { format!("b{}", b + 1) };
+    let mut s = format!("[[fault]]\nat_ms = {at}\ndo = \"kill-broker\"\ntarget = \"{target}\"\n");
+    for r in 1..=3 {
+        s.push_str(&format!("[[fault]]\nat_ms = {}\ndo = \"restart-broker\"\ntarget = \"b{r}\"\n", at + down));
+    }
+    s
+}
+
 /// A fixed seed keeps CI deterministic; set KLAB_PROPTEST_SEED to explore other cases.
 fn config() -> ProptestConfig {
     let seed = std::env::var("KLAB_PROPTEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261122);
@@ -220,10 +232,6 @@ proptest! {
             }
         }
     }
-}
-
-proptest! {
-    #![proptest_config(config())]
 
     /// Transactions are atomic (KIP-98): whatever brokers crash, a transaction's records are
     /// either all committed or none is, across partitions. Checked on 4.0, where Transactions
@@ -242,11 +250,7 @@ proptest! {
             text.push_str(&format!("[[send]]\nrecords = [{{ id = \"t{i}a\", partition = 0 }}, {{ id = \"t{i}b\", partition = 1 }}, {{ id = \"t{i}c\", partition = 0 }}]\ntransaction = \"{outcome}\"\n"));
         }
         for (b, at, down) in crashes {
-            let target = if b == 3 { "coordinator".to_string() } else { format!("b{}", b + 1) };
-            text.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"kill-broker\"\ntarget = \"{target}\"\n"));
-            for r in 1..=3 {
-                text.push_str(&format!("[[fault]]\nat_ms = {}\ndo = \"restart-broker\"\ntarget = \"b{r}\"\n", at + down));
-            }
+            text.push_str(&outage(b, at, down));
         }
         let (_, report) = klab::run(&text, false).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         for i in 0..txns {
@@ -386,11 +390,7 @@ proptest! {
             t += down + 1;
         }
         for (b, at, down) in kills {
-            let target = if b == 3 { "coordinator".to_string() } else { format!("b{}", b + 1) };
-            text.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"kill-broker\"\ntarget = \"{target}\"\n"));
-            for r in 1..=3 {
-                text.push_str(&format!("[[fault]]\nat_ms = {}\ndo = \"restart-broker\"\ntarget = \"b{r}\"\n", at + down));
-            }
+            text.push_str(&outage(b, at, down));
         }
         let (sim, report) = klab::run_bounded(&text, false, 3_000_000).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         prop_assert!(sim.stop_reason != "stopped at the event limit", "livelock\n{text}");
