@@ -994,12 +994,19 @@ impl Sim {
             Err(KErr::InvalidProducerEpoch) => {
                 // TransactionMarkerRequestCompletionHandler: "producer or coordinator epoch has
                 // changed, this txn can now be ignored".
+                // Say which rule refused it: under Transactions V2 an equal epoch is stale too,
+                // which reads like a bug unless the trace says so.
+                let s = stored.unwrap_or(-1);
+                let rule = if self.sc.cluster.transaction_version >= 2 {
+                    format!("marker epoch {epoch}: Transactions V2 needs an epoch above the partition's {s}")
+                } else {
+                    format!("marker epoch {epoch} is below the partition's {s}")
+                };
                 tr!(
                     self,
-                    "{} refuses a stale {kind} marker of {id} on {}: INVALID_PRODUCER_EPOCH (marker epoch {epoch}, partition has {}); the coordinator drops it",
+                    "{} refuses a stale {kind} marker of {id} on {}: INVALID_PRODUCER_EPOCH ({rule}); the coordinator drops it",
                     Sim::bname(b),
-                    self.parts[part].name,
-                    stored.unwrap_or(-1)
+                    self.parts[part].name
                 );
             }
             Err(e) => {
