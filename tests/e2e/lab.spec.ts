@@ -466,3 +466,19 @@ test('on a narrow page (a doc embedding the lab) the cluster and records come fi
   await expect(error).toContainText('ConfigException');
   expect((await error.boundingBox())!.y).toBeLessThan(await top('Cluster'));
 });
+
+test('a late COMMIT marker under Transactions V1 is named as such in the chain of the record it commits too early', async ({ page }) => {
+  await open(page);
+  await lesson(page, '3.6: a late marker commits the next transaction');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(finalFate(page, 'u1')).toHaveText('⚠ aborted-read');
+  await page.getByRole('button', { name: 'u1', exact: true }).click();
+  const why = page.getByRole('list', { name: 'Why chain' });
+  await expect(why).toContainText('appended a late COMMIT marker on its partition at offset 3');
+  await expect(why).toContainText('sent it for an earlier transaction of payer-1');
+  await expect(why).toContainText('producer.abortTransaction() returned');
+  // On 4.0 the same late copy is refused, and u1 stays in the transaction the application aborted.
+  await lesson(page, '4.0: the late marker is refused');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(finalFate(page, 'u1')).toHaveText('⌀ aborted');
+});

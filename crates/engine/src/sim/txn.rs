@@ -956,13 +956,44 @@ impl Sim {
         let kind = if commit { "COMMIT" } else { "ABORT" };
         match res {
             Ok(off) => {
-                tr!(self, "{} appended the {kind} marker of {id} on {} at offset {off}", Sim::bname(b), self.parts[part].name);
+                // The coordinator waits for a marker on every partition of the transaction it is
+                // completing. A copy it no longer waits for was sent for an earlier transaction:
+                // it sent the marker again after a timeout and moved on. Under Transactions V1 the
+                // copy carries the producer epoch of the transaction open now, so the partition
+                // takes it and ends that transaction early (Jepsen's aborted read, KIP-890).
+                let late = self.txn_ids.get(id).is_none_or(|t| !t.pending_markers.contains_key(&part));
+                if late {
+                    tr!(
+                        self,
+                        "{} appended a late {kind} marker of {id} on {} at offset {off}: a copy the coordinator sent for an earlier transaction, with the producer epoch of the one open now",
+                        Sim::bname(b),
+                        self.parts[part].name
+                    );
+                } else {
+                    tr!(self, "{} appended the {kind} marker of {id} on {} at offset {off}", Sim::bname(b), self.parts[part].name);
+                }
                 let recs: Vec<RecId> = self.txn_ids.get(id).map(|t| t.recs.clone()).unwrap_or_default();
                 for r in recs {
-                    if self.recs[r as usize].part == part {
-                        why!(self, r, "{} appended the {kind} marker on its partition at offset {off} (it becomes visible to read_committed once the marker is below the high watermark)", Sim::bname(b));
-                        self.hooks.push(HookEv::new(Hook::Marker, r, part));
+                    if self.recs[r as usize].part != part {
+                        continue;
                     }
+                    if late {
+                        // Only the records already below the marker are ended by it; one still
+                        // on its way lands after it.
+                        let log = &self.brokers[b].logs[&part];
+                        if !log.entries.range(0, off as usize).any(|e| e.rec == Some(r)) {
+                            continue;
+                        }
+                        why!(
+                            self,
+                            r,
+                            "{} appended a late {kind} marker on its partition at offset {off}: the coordinator had sent it for an earlier transaction of {id}, but it carries this transaction's producer epoch (Transactions V1), so it ends this transaction here before the application does",
+                            Sim::bname(b)
+                        );
+                    } else {
+                        why!(self, r, "{} appended the {kind} marker on its partition at offset {off} (it becomes visible to read_committed once the marker is below the high watermark)", Sim::bname(b));
+                    }
+                    self.hooks.push(HookEv::new(Hook::Marker, r, part));
                 }
                 let inc = self.brokers[b].inc;
                 self.push(self.now, Ev::WakeFetches { b, inc, part });
