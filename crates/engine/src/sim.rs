@@ -1971,6 +1971,13 @@ impl Sim {
         let epoch = ls.epoch;
         let isr_len = ls.isr.len();
         if bytes > self.parts[p].max_message_bytes {
+            let max = self.parts[p].max_message_bytes;
+            tr!(self, "{bn} rejects produce to {pname}: MESSAGE_TOO_LARGE (a batch of {bytes} bytes; max.message.bytes is {max}); nothing was written");
+            for e in &batch {
+                if let Some(r) = e.rec {
+                    why!(self, r, "{bn} refused its batch of {bytes} bytes: MESSAGE_TOO_LARGE (the topic's max.message.bytes is {max}); nothing was written");
+                }
+            }
             self.produce_error(b, m, req, p, KErr::MessageTooLarge, acks);
             return;
         }
@@ -3202,6 +3209,37 @@ impl Sim {
             }
             r.status = RecStatus::InFlight;
             r.instance = inst;
+        }
+        // KafkaProducer.doSend checks the record's size before anything else
+        // (ensureValidRecordSize): one larger than max.request.size never enters the
+        // accumulator, and its future fails at once. In a transaction that error is abortable,
+        // so the application aborts (the partition was never added to the transaction).
+        let max = self.producers[p].cfg.max_request_size;
+        if size > max {
+            let name = self.producers[p].cfg.name.clone();
+            let reason = format!("The message is {size} bytes when serialized which is larger than {max}, which is the value of the max.request.size configuration.");
+            tr!(
+                self,
+                "{name}: send({}) to {} failed at once with RecordTooLargeException: {reason}",
+                self.recs[rec as usize].id,
+                self.parts[part].name
+            );
+            if let Some(tx) = self.producers[p].txn.as_mut() {
+                tx.failed = true;
+            }
+            self.errors.push(ClientError {
+                at: self.now,
+                client: name.clone(),
+                record: Some(self.recs[rec as usize].id.to_string()),
+                error: "RecordTooLargeException".into(),
+                retried: false,
+                raised: true,
+            });
+            self.recs[rec as usize].status = RecStatus::Failed("RecordTooLargeException");
+            why!(self, rec, "{name}: send() failed at once with RecordTooLargeException ({reason}); nothing was sent");
+            self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Send, rec, part) });
+            self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Response, rec, part) });
+            return;
         }
         // In a transaction the client remembers its partitions and records; AddPartitionsToTxn
         // goes out when a batch is drained (`producer_poll`, R-H4).
