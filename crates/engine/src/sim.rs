@@ -394,6 +394,14 @@ enum Ev {
         c: usize,
         inst: u32,
     },
+    /// The application's next step after poll() returned or after the last record of a poll
+    /// was processed: the offset commit, the processing or the transaction's end. It is an
+    /// event of its own so that a fault on the `poll` or `process` hook strikes before it, as
+    /// a crash right after that line of the application would.
+    ConsumerStep {
+        c: usize,
+        inst: u32,
+    },
     ConsumerSessionExpire {
         c: usize,
         inst: u32,
@@ -1679,6 +1687,7 @@ impl Sim {
             Ev::ConsumerStart { c } => self.consumer_start(c),
             Ev::ConsumerPoll { c, inst } => self.consumer_poll(c, inst),
             Ev::ConsumerProcess { c, inst } => self.consumer_process(c, inst),
+            Ev::ConsumerStep { c, inst } => self.consumer_step(c, inst),
             Ev::ConsumerSessionExpire { c, inst } => self.consumer_session_expire(c, inst),
             Ev::PollIntervalCheck { c, inst, polled_at } => self.poll_interval_check(c, inst, polled_at),
             Ev::CommitTimeout { c, inst, req } => self.commit_timeout(c, inst, req),

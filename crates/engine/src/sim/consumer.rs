@@ -18,6 +18,12 @@ const EMPTY_POLL_BACKOFF: Time = 100 * MS;
 pub(crate) enum CPhase {
     Idle,
     Fetching,
+    /// poll() has returned its records; the commit before processing, or the processing,
+    /// starts at the next `ConsumerStep`.
+    Polled,
+    /// The poll's last record is processed; the commit after processing, the sink's database
+    /// transaction or the read-process-write transaction's end comes at the next `ConsumerStep`.
+    BatchDone,
     CommitThenProcess,
     Processing,
     CommitThenPoll,
@@ -401,11 +407,25 @@ impl Sim {
             tr!(self, "{name}: beginTransaction()");
         }
         self.consumers[c].queue = polled.into_iter().collect();
-        if self.consumers[c].cfg.commit == "before-processing" {
-            self.consumers[c].phase = CPhase::CommitThenProcess;
-            self.send_commit(c, "commitSync() before processing");
-        } else {
-            self.start_processing(c);
+        self.consumers[c].phase = CPhase::Polled;
+        self.push(self.now, Ev::ConsumerStep { c, inst });
+    }
+
+    /// What the application does next once poll() has returned, or once the poll's last record
+    /// is processed (see `Ev::ConsumerStep`).
+    pub(crate) fn consumer_step(&mut self, c: usize, inst: u32) {
+        let cs = &self.consumers[c];
+        if !cs.alive || cs.inst != inst {
+            return;
+        }
+        match cs.phase {
+            CPhase::Polled if cs.cfg.commit == "before-processing" => {
+                self.consumers[c].phase = CPhase::CommitThenProcess;
+                self.send_commit(c, "commitSync() before processing");
+            }
+            CPhase::Polled => self.start_processing(c),
+            CPhase::BatchDone => self.end_batch(c, inst),
+            _ => {}
         }
     }
 
@@ -471,7 +491,16 @@ impl Sim {
             self.push(self.now + ms, Ev::ConsumerProcess { c, inst });
             return;
         }
-        match cs.cfg.commit.as_str() {
+        self.consumers[c].phase = CPhase::BatchDone;
+        self.push(self.now, Ev::ConsumerStep { c, inst });
+    }
+
+    /// The poll's records are all processed: commit offsets, end the sink's database
+    /// transaction or the read-process-write transaction, or poll again.
+    fn end_batch(&mut self, c: usize, inst: u32) {
+        let g = self.consumers[c].group;
+        let name = self.consumers[c].cfg.name.clone();
+        match self.consumers[c].cfg.commit.as_str() {
             "transaction" => {
                 // sendOffsetsToTransaction(positions, groupMetadata()), then commitTransaction().
                 self.consumers[c].phase = CPhase::EndingTxn;
