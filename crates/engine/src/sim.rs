@@ -394,6 +394,11 @@ enum Ev {
         c: usize,
         inst: u32,
     },
+    /// The producer's sender thread loops again after handling a produce response.
+    SenderLoop {
+        p: usize,
+        inst: u32,
+    },
     /// The application's next step after poll() returned or after the last record of a poll
     /// was processed: the offset commit, the processing or the transaction's end. It is an
     /// event of its own so that a fault on the `poll` or `process` hook strikes before it, as
@@ -1683,6 +1688,11 @@ impl Sim {
                     self.producer_poll(p);
                 }
             }
+            Ev::SenderLoop { p, inst } => {
+                if self.producers[p].inst == inst {
+                    self.producer_poll(p);
+                }
+            }
             Ev::AppStep { table } => self.app_step(table),
             Ev::ConsumerStart { c } => self.consumer_start(c),
             Ev::ConsumerPoll { c, inst } => self.consumer_poll(c, inst),
@@ -2934,7 +2944,11 @@ impl Sim {
                 if let Some(bid) = r.batch {
                     self.batch_result(p, bid, res);
                 }
-                self.producer_poll(p);
+                // The sender thread runs the send's callback while it handles the response and
+                // drains or sends EndTxn only at its next loop (Sender.runOnce): a fault on the
+                // `response` hook strikes in between, before anything new leaves.
+                let inst = self.producers[p].inst;
+                self.push(self.now, Ev::SenderLoop { p, inst });
             }
             Body::Disconnect { broker } => {
                 let reqs: Vec<u64> = self.producers[p].reqs.iter().filter(|(_, r)| r.broker == broker).map(|(k, _)| *k).collect();
