@@ -394,6 +394,20 @@ enum Ev {
         c: usize,
         inst: u32,
     },
+    /// A partition leader answers a write it has just appended (see `on_produce`).
+    ProduceRespond {
+        b: usize,
+        inc: u32,
+        part: usize,
+        to: Node,
+        req: u64,
+        base: u64,
+        recs: Vec<RecId>,
+        /// acks=all: the answer checks the ISR against min ISR (R-E3).
+        all: bool,
+        drop_reply: bool,
+        delay_reply: Time,
+    },
     /// The producer's sender thread loops again after handling a produce response.
     SenderLoop {
         p: usize,
@@ -707,6 +721,8 @@ pub struct Producer {
     /// InitProducerId is not sent again before this (after a timeout: retry.backoff.ms).
     init_not_before: Time,
     wake: Option<Time>,
+    /// A `SenderLoop` is queued for this instant (one is enough however many sends ask).
+    loop_at: Option<Time>,
     paused: Vec<usize>,
     pub txn: Option<TxnRun>,
     /// Read-process-write: the consumer whose application owns this producer.
@@ -738,6 +754,7 @@ impl Producer {
             reconnects: vec![0; nb],
             init_not_before: 0,
             wake: None,
+            loop_at: None,
             paused: Vec::new(),
             txn: None,
             app_of,
@@ -1688,8 +1705,10 @@ impl Sim {
                     self.producer_poll(p);
                 }
             }
+            e @ Ev::ProduceRespond { .. } => self.produce_respond(e),
             Ev::SenderLoop { p, inst } => {
                 if self.producers[p].inst == inst {
+                    self.producers[p].loop_at = None;
                     self.producer_poll(p);
                 }
             }
@@ -2117,21 +2136,47 @@ impl Sim {
             }
             (base, last)
         };
+        self.maybe_increase_hw(b, p);
+        let inc = self.brokers[b].inc;
+        // The answer to a write that needs no wait (acks=1, or acks=all with an ISR the HW
+        // already covers) is sent by the request handler once the append returns: an event of
+        // its own, so that a fault on the `leader-append` hook strikes between the append and
+        // the answer (a leader that dies there never answers), and one on `ack` after it. A
+        // duplicate appends nothing: it is answered at once.
+        let answer_now = match acks {
+            0 => false,
+            1 => true,
+            _ => self.brokers[b].logs[&p].hw > last,
+        };
+        if answer_now {
+            let respond = Ev::ProduceRespond {
+                b,
+                inc,
+                part: p,
+                to: m.from,
+                req,
+                base,
+                recs: recs.clone(),
+                all: acks != 1,
+                drop_reply: m.drop_reply,
+                delay_reply: m.delay_reply,
+            };
+            if duplicate.is_none() {
+                self.push(self.now, respond);
+            } else {
+                self.produce_respond(respond);
+            }
+        }
         if duplicate.is_none() {
             // Delayed fetches complete in an action queued after the produce handler returns
-            // (ReplicaManager's actionQueue), so a crash right after the ack beats them.
-            let inc = self.brokers[b].inc;
+            // (ReplicaManager's actionQueue), after its answer: a crash right after the ack
+            // beats them.
             self.push(self.now, Ev::WakeFetches { b, inc, part: p });
         }
-        self.maybe_increase_hw(b, p);
         match acks {
-            0 => {}
-            1 => self.produce_ok(b, m.from, req, p, base, &recs, m.drop_reply, m.delay_reply),
+            0 | 1 => {}
             _ => {
-                let hw = self.brokers[b].logs[&p].hw;
-                if hw > last {
-                    self.complete_produce(b, p, m.from, req, base, &recs, m.drop_reply, m.delay_reply);
-                } else {
+                if !answer_now {
                     let d = Delayed {
                         req,
                         to: m.from,
@@ -2187,6 +2232,23 @@ impl Sim {
                 self.why_step(r, WhyStep::ProduceResponse { at: self.now, broker: b as u32, offset: base });
             }
             self.hooks.push(HookEv { broker: Some(b), msg: key, ..HookEv::new(Hook::Ack, r, p) });
+        }
+    }
+
+    /// Sends the answer `Ev::ProduceRespond` holds, if its broker is still the process that
+    /// appended (a crashed one never answers: its connections broke).
+    fn produce_respond(&mut self, e: Ev) {
+        let Ev::ProduceRespond { b, inc, part, to, req, base, recs, all, drop_reply, delay_reply } = e else {
+            return;
+        };
+        let br = &self.brokers[b];
+        if !br.alive || br.inc != inc {
+            return;
+        }
+        if all {
+            self.complete_produce(b, part, to, req, base, &recs, drop_reply, delay_reply);
+        } else {
+            self.produce_ok(b, to, req, part, base, &recs, drop_reply, delay_reply);
         }
     }
 
@@ -2947,8 +3009,7 @@ impl Sim {
                 // The sender thread runs the send's callback while it handles the response and
                 // drains or sends EndTxn only at its next loop (Sender.runOnce): a fault on the
                 // `response` hook strikes in between, before anything new leaves.
-                let inst = self.producers[p].inst;
-                self.push(self.now, Ev::SenderLoop { p, inst });
+                self.sender_loop(p);
             }
             Body::Disconnect { broker } => {
                 let reqs: Vec<u64> = self.producers[p].reqs.iter().filter(|(_, r)| r.broker == broker).map(|(k, _)| *k).collect();
@@ -3312,7 +3373,18 @@ impl Sim {
             self.why_step(rec, WhyStep::Send { at: self.now, producer: p as u32, part: part as u32 });
         }
         self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Send, rec, part) });
-        self.producer_poll(p);
+        // send() only appends and wakes the sender thread, which drains in its own loop: a
+        // fault on the `send` hook strikes before the record can leave (R-B1).
+        self.sender_loop(p);
+    }
+
+    /// Wakes the producer's sender thread for a loop at this instant.
+    fn sender_loop(&mut self, p: usize) {
+        if self.producers[p].loop_at != Some(self.now) {
+            self.producers[p].loop_at = Some(self.now);
+            let inst = self.producers[p].inst;
+            self.push(self.now, Ev::SenderLoop { p, inst });
+        }
     }
 
     /// The sender thread: expire, resolve sequences, refresh metadata, drain ready batches,
@@ -3729,6 +3801,7 @@ impl Sim {
         // A crashed instance's open transaction stays open at the coordinator until a new
         // instance initialises or transaction.timeout.ms passes.
         pr.txn = None;
+        pr.loop_at = None;
 
         pr.batches.clear();
         pr.reqs.clear();
@@ -3763,6 +3836,7 @@ impl Sim {
         zombie.cfg = std::rc::Rc::new(cfg);
         zombie.paused.clear();
         zombie.wake = None;
+        zombie.loop_at = None;
         let old = zombie.inst;
         self.producers.push(zombie);
         self.redirect.insert((p, old), z);
@@ -3916,7 +3990,13 @@ impl Sim {
         if i + 1 < len {
             self.push(self.now + every, Ev::AppStep { table: t });
         } else if let Some(c) = commit {
-            // commitTransaction() / abortTransaction(): the table finishes when it returns.
+            // commitTransaction() / abortTransaction() right after the last send(): the sender
+            // thread that send() woke drains the record before the call reaches it. (Kafka
+            // leaves this to a race between the two threads; the lab takes the side where the
+            // transaction's last record is written, so that an aborted transaction's records
+            // are in the log for read_uncommitted to see.)
+            self.producer_poll(p);
+            // The table finishes when the call returns.
             if let Some(tx) = self.producers[p].txn.as_mut() {
                 tx.ending = Some(c);
             }
