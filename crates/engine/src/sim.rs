@@ -2612,7 +2612,11 @@ impl Sim {
         if let Some(fs) = self.brokers[b].following.get_mut(&p) {
             fs.caught_into_epoch = true;
         }
-        self.follower_fetch(b, p);
+        // The fetcher thread builds its next fetch at its next loop (AbstractFetcherThread
+        // doWork), an event of its own: a fault on the `replicate` hook strikes before the
+        // leader can learn the new log end from it.
+        let inc = self.brokers[b].inc;
+        self.push(self.now, Ev::FetchRetry { b, inc, part: p });
     }
 
     fn truncate(&mut self, b: usize, p: usize, to: u64, why: &str) {
