@@ -249,8 +249,19 @@ const ARMS: &[ArmPreset] = &[
     ArmPreset { label: "lose the ack of {} (drop its produce response)", hook: "request", action: "drop-response", target: None },
     ArmPreset { label: "lose the produce request of {}", hook: "request", action: "drop-request", target: None },
     ArmPreset { label: "kill the leader right after it acks {}", hook: "ack", action: "kill-broker", target: Some("leader") },
-    ArmPreset { label: "kill the leader as soon as it appends {}", hook: "leader-append", action: "kill-broker", target: Some("leader") },
+    ArmPreset {
+        label: "kill the leader as soon as it appends {}, before it answers",
+        hook: "leader-append",
+        action: "kill-broker",
+        target: Some("leader"),
+    },
     ArmPreset { label: "crash the producer right after send({})", hook: "send", action: "crash-producer", target: None },
+    ArmPreset {
+        label: "crash the producer right after the ack of {} reaches it",
+        hook: "response",
+        action: "crash-producer",
+        target: None,
+    },
     ArmPreset {
         label: "crash the producer when it commits the transaction of {}",
         hook: "commit-transaction",

@@ -474,11 +474,24 @@ test('a late COMMIT marker under Transactions V1 is named as such in the chain o
   await expect(finalFate(page, 'u1')).toHaveText('⚠ aborted-read');
   await page.getByRole('button', { name: 'u1', exact: true }).click();
   const why = page.getByRole('list', { name: 'Why chain' });
-  await expect(why).toContainText('appended a late COMMIT marker on its partition at offset 3');
-  await expect(why).toContainText('sent it for an earlier transaction of payer-1');
+  await expect(why).toContainText('appended a late COMMIT marker at offset 3');
+  await expect(why).toContainText('sent for an earlier transaction of payer-1');
   await expect(why).toContainText('producer.abortTransaction() returned');
   // On 4.0 the same late copy is refused, and u1 stays in the transaction the application aborted.
   await lesson(page, '4.0: the late marker is refused');
   await page.getByRole('button', { name: 'Jump to end' }).click();
   await expect(finalFate(page, 'u1')).toHaveText('⌀ aborted');
+});
+
+test('arming "crash the producer right after the ack" on a transaction\'s last record: EndTxn never leaves, and the coordinator aborts it', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'Transaction: committed across two topics');
+  await page.getByRole('row', { name: 'Record c1' }).getByRole('button', { name: 'c1' }).click();
+  await page.getByLabel('Fault to arm on c1').selectOption({ label: 'crash the producer right after the ack of c1 reaches it' });
+  await page.getByRole('group', { name: 'Arm a fault on c1' }).getByRole('button', { name: 'Arm' }).click();
+  await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/on = "response"\s+record = "c1"\s+do = "crash-producer"/);
+  await expect(finalFate(page, 'c1')).toHaveText('⌀ aborted');
+  await expect(finalFate(page, 'd1')).toHaveText('⌀ aborted');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(page.getByRole('row', { name: 'Record c1' })).toContainText('acked');
 });

@@ -2013,7 +2013,7 @@ impl Sim {
             tr!(self, "{bn} rejects produce to {pname}: MESSAGE_TOO_LARGE (a batch of {bytes} bytes; max.message.bytes is {max}); nothing was written");
             for e in &batch {
                 if let Some(r) = e.rec {
-                    why!(self, r, "{bn} refused its batch of {bytes} bytes: MESSAGE_TOO_LARGE (the topic's max.message.bytes is {max}); nothing was written");
+                    why!(self, r, "{bn} refused its batch of {bytes} bytes: MESSAGE_TOO_LARGE (max.message.bytes {max})");
                 }
             }
             self.produce_error(b, m, req, p, KErr::MessageTooLarge, acks);
@@ -3300,38 +3300,13 @@ impl Sim {
         }
         // KafkaProducer.doSend checks the record's size before anything else
         // (ensureValidRecordSize): one larger than max.request.size never enters the
-        // accumulator, and its future fails at once. In a transaction that error is abortable,
-        // so the application aborts (the partition was never added to the transaction).
+        // accumulator, its future fails at once, and in a transaction that error is abortable
+        // (the partition is not added to the transaction).
         let max = self.producers[p].cfg.max_request_size;
-        if size > max {
-            let name = self.producers[p].cfg.name.clone();
-            let reason = format!("The message is {size} bytes when serialized which is larger than {max}, which is the value of the max.request.size configuration.");
-            tr!(
-                self,
-                "{name}: send({}) to {} failed at once with RecordTooLargeException: {reason}",
-                self.recs[rec as usize].id,
-                self.parts[part].name
-            );
-            if let Some(tx) = self.producers[p].txn.as_mut() {
-                tx.failed = true;
-            }
-            self.errors.push(ClientError {
-                at: self.now,
-                client: name.clone(),
-                record: Some(self.recs[rec as usize].id.to_string()),
-                error: "RecordTooLargeException".into(),
-                retried: false,
-                raised: true,
-            });
-            self.recs[rec as usize].status = RecStatus::Failed("RecordTooLargeException");
-            why!(self, rec, "{name}: send() failed at once with RecordTooLargeException ({reason}); nothing was sent");
-            self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Send, rec, part) });
-            self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Response, rec, part) });
-            return;
-        }
+        let too_large = size > max;
         // In a transaction the client remembers its partitions and records; AddPartitionsToTxn
         // goes out when a batch is drained (`producer_poll`, R-H4).
-        if let Some(tx) = self.producers[p].txn.as_mut() {
+        if let Some(tx) = self.producers[p].txn.as_mut().filter(|_| !too_large) {
             tx.parts.insert(part);
             tx.recs.push(rec);
         }
@@ -3342,7 +3317,7 @@ impl Sim {
         let batch_size = pr.cfg.batch_size;
         let open = pr.parts[part].dq.back().copied().filter(|id| {
             let b = &pr.batches[id];
-            b.seq.is_none() && b.attempts == 0 && !b.in_flight && b.bytes + size <= batch_size
+            b.seq.is_none() && b.attempts == 0 && !b.in_flight && b.bytes + size <= batch_size && !too_large
         });
         match open {
             Some(id) => {
@@ -3377,6 +3352,12 @@ impl Sim {
             self.why_step(rec, WhyStep::Send { at: self.now, producer: p as u32, part: part as u32 });
         }
         self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Send, rec, part) });
+        if too_large {
+            let id = self.producers[p].parts[part].dq.back().copied().unwrap_or(0);
+            let reason = format!("The message is {size} bytes when serialized which is larger than {max}, which is the value of the max.request.size configuration.");
+            self.fail_batch(p, id, "RecordTooLargeException", &reason, true);
+            return;
+        }
         // send() only appends and wakes the sender thread, which drains in its own loop: a
         // fault on the `send` hook strikes before the record can leave (R-B1).
         self.sender_loop(p);

@@ -965,7 +965,7 @@ impl Sim {
                 if late {
                     tr!(
                         self,
-                        "{} appended a late {kind} marker of {id} on {} at offset {off}: a copy the coordinator sent for an earlier transaction, with the producer epoch of the one open now",
+                        "{} appended a late {kind} marker of {id} on {} at offset {off} (sent for an earlier transaction, with the open one's producer epoch)",
                         Sim::bname(b),
                         self.parts[part].name
                     );
@@ -987,7 +987,7 @@ impl Sim {
                         why!(
                             self,
                             r,
-                            "{} appended a late {kind} marker on its partition at offset {off}: the coordinator had sent it for an earlier transaction of {id}, but it carries this transaction's producer epoch (Transactions V1), so it ends this transaction here before the application does",
+                            "{} appended a late {kind} marker at offset {off}, sent for an earlier transaction of {id} with this one's producer epoch (Transactions V1): it ends this transaction early",
                             Sim::bname(b)
                         );
                     } else {
