@@ -256,12 +256,7 @@ const ARMS: &[ArmPreset] = &[
         target: Some("leader"),
     },
     ArmPreset { label: "crash the producer right after send({})", hook: "send", action: "crash-producer", target: None },
-    ArmPreset {
-        label: "crash the producer right after the ack of {} reaches it",
-        hook: "response",
-        action: "crash-producer",
-        target: None,
-    },
+    ArmPreset { label: "crash the producer once the ack of {} reaches it", hook: "response", action: "crash-producer", target: None },
     ArmPreset {
         label: "crash the producer when it commits the transaction of {}",
         hook: "commit-transaction",

@@ -487,7 +487,7 @@ test('arming "crash the producer right after the ack" on a transaction\'s last r
   await open(page);
   await lesson(page, 'Transaction: committed across two topics');
   await page.getByRole('row', { name: 'Record c1' }).getByRole('button', { name: 'c1' }).click();
-  await page.getByLabel('Fault to arm on c1').selectOption({ label: 'crash the producer right after the ack of c1 reaches it' });
+  await page.getByLabel('Fault to arm on c1').selectOption({ label: 'crash the producer once the ack of c1 reaches it' });
   await page.getByRole('group', { name: 'Arm a fault on c1' }).getByRole('button', { name: 'Arm' }).click();
   await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/on = "response"\s+record = "c1"\s+do = "crash-producer"/);
   await expect(finalFate(page, 'c1')).toHaveText('⌀ aborted');

@@ -2010,10 +2010,10 @@ impl Sim {
         let isr_len = ls.isr.len();
         if bytes > self.parts[p].max_message_bytes {
             let max = self.parts[p].max_message_bytes;
-            tr!(self, "{bn} rejects produce to {pname}: MESSAGE_TOO_LARGE (a batch of {bytes} bytes; max.message.bytes is {max}); nothing was written");
+            tr!(self, "{bn} rejects produce to {pname}: MESSAGE_TOO_LARGE ({bytes} bytes > max.message.bytes {max})");
             for e in &batch {
                 if let Some(r) = e.rec {
-                    why!(self, r, "{bn} refused its batch of {bytes} bytes: MESSAGE_TOO_LARGE (max.message.bytes {max})");
+                    why!(self, r, "{bn} refused it: MESSAGE_TOO_LARGE ({bytes} bytes > max.message.bytes {max})");
                 }
             }
             self.produce_error(b, m, req, p, KErr::MessageTooLarge, acks);
@@ -4253,7 +4253,11 @@ impl Sim {
                                 h.rec,
                                 format!(
                                     "fault: the {} carrying it was lost on the wire",
-                                    if h.msg_is_request { "produce request" } else { "produce response" }
+                                    match (h.hook, h.msg_is_request) {
+                                        (Hook::OffsetCommit, _) => "offset commit request",
+                                        (_, true) => "produce request",
+                                        _ => "produce response",
+                                    }
                                 ),
                             )
                         };

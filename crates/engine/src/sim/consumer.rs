@@ -564,7 +564,23 @@ impl Sim {
             );
         }
 
-        self.send(Node::Consumer(c, inst), Node::Group, Body::OffsetCommit { req, group: g, generation, offsets });
+        let key =
+            self.send(Node::Consumer(c, inst), Node::Group, Body::OffsetCommit { req, group: g, generation, offsets: offsets.clone() });
+        // A wire action on the `offset-commit` hook acts on this request (or its response), so
+        // it is raised for the records the commit would move past when the request leaves;
+        // every other action waits for the offset to move (`apply_committed`).
+        for (p, o) in offsets {
+            let old = self.groups[g].committed.get(&p).copied().unwrap_or(0);
+            for (_, r) in self.recs_between(p, old, o) {
+                self.hooks.push(HookEv {
+                    consumer: Some(c),
+                    msg: key,
+                    msg_is_request: true,
+                    wire: Some(true),
+                    ..HookEv::new(Hook::OffsetCommit, r, p)
+                });
+            }
+        }
         // No answer within request.timeout.ms: the commit fails with a TimeoutException.
         self.push(self.now + 30_000 * MS, Ev::CommitTimeout { c, inst, req });
     }
@@ -620,6 +636,13 @@ impl Sim {
         }
     }
 
+    /// The records at offsets `from..to` of a partition's leader log (none without a leader).
+    fn recs_between(&self, p: usize, from: u64, to: u64) -> Vec<(u64, RecId)> {
+        let Some(l) = self.ctrl.parts[p].leader else { return Vec::new() };
+        let log = &self.brokers[l].logs[&p];
+        (from..to.min(log.leo())).filter_map(|x| log.entries[x as usize].rec.map(|r| (x, r))).collect()
+    }
+
     /// Committed offsets move forward; records they pass get a why line and an
     /// `offset-commit` hook. `txn` names the transaction whose marker made them committed.
     pub(crate) fn apply_committed(&mut self, g: usize, c: usize, offsets: Vec<(usize, u64)>, txn: Option<&str>) {
@@ -627,26 +650,18 @@ impl Sim {
             let old = self.groups[g].committed.get(&p).copied().unwrap_or(0);
             self.groups[g].committed.insert(p, o);
             if o > old {
-                if let Some(l) = self.ctrl.parts[p].leader {
-                    let log = &self.brokers[l].logs[&p];
-                    let recs: Vec<(u64, RecId)> =
-                        (old..o.min(log.leo())).filter_map(|x| log.entries[x as usize].rec.map(|r| (x, r))).collect();
-                    for (x, r) in recs {
-                        let how = match txn {
-                            Some(t) => format!(" with the COMMIT of transaction {t}"),
-                            None => String::new(),
-                        };
-                        if self.explain {
-                            self.why(
-                                r,
-                                format!(
-                                    "group {} committed offset {o}{how}: the group will not read offset {x} again",
-                                    self.groups[g].name
-                                ),
-                            )
-                        };
-                        self.hooks.push(HookEv { consumer: Some(c), ..HookEv::new(Hook::OffsetCommit, r, p) });
-                    }
+                for (x, r) in self.recs_between(p, old, o) {
+                    let how = match txn {
+                        Some(t) => format!(" with the COMMIT of transaction {t}"),
+                        None => String::new(),
+                    };
+                    if self.explain {
+                        self.why(
+                            r,
+                            format!("group {} committed offset {o}{how}: the group will not read offset {x} again", self.groups[g].name),
+                        )
+                    };
+                    self.hooks.push(HookEv { consumer: Some(c), wire: Some(false), ..HookEv::new(Hook::OffsetCommit, r, p) });
                 }
             }
         }

@@ -1029,9 +1029,9 @@ impl Sim {
                 // which reads like a bug unless the trace says so.
                 let s = stored.unwrap_or(-1);
                 let rule = if self.sc.cluster.transaction_version >= 2 {
-                    format!("marker epoch {epoch}: Transactions V2 needs an epoch above the partition's {s}")
+                    format!("epoch {epoch}, not above the partition's {s} (Transactions V2)")
                 } else {
-                    format!("marker epoch {epoch} is below the partition's {s}")
+                    format!("epoch {epoch}, below the partition's {s}")
                 };
                 tr!(
                     self,
