@@ -2173,26 +2173,22 @@ impl Sim {
             // beats them.
             self.push(self.now, Ev::WakeFetches { b, inc, part: p });
         }
-        match acks {
-            0 | 1 => {}
-            _ => {
-                if !answer_now {
-                    let d = Delayed {
-                        req,
-                        to: m.from,
-                        required: last + 1,
-                        base,
-                        recs,
-                        drop_reply: m.drop_reply,
-                        delay_reply: m.delay_reply,
-                        marker: None,
-                    };
-                    if let Some(ls) = self.brokers[b].leading.get_mut(&p) {
-                        ls.delayed.push(d);
-                    }
-                    self.push_timer(timeout, TimerKind::Produce, b, p, req);
-                }
+        if !answer_now && !matches!(acks, 0 | 1) {
+            // acks=all waits in purgatory for the HW (R-E2, R-E3).
+            let d = Delayed {
+                req,
+                to: m.from,
+                required: last + 1,
+                base,
+                recs,
+                drop_reply: m.drop_reply,
+                delay_reply: m.delay_reply,
+                marker: None,
+            };
+            if let Some(ls) = self.brokers[b].leading.get_mut(&p) {
+                ls.delayed.push(d);
             }
+            self.push_timer(timeout, TimerKind::Produce, b, p, req);
         }
     }
 
@@ -3319,11 +3315,12 @@ impl Sim {
             let b = &pr.batches[id];
             b.seq.is_none() && b.attempts == 0 && !b.in_flight && b.bytes + size <= batch_size && !too_large
         });
-        match open {
+        let bid = match open {
             Some(id) => {
                 let b = pr.batches.get_mut(&id).expect("open batch");
                 b.recs.push(rec);
                 b.bytes += size;
+                id
             }
             None => {
                 self.next_id += 1;
@@ -3345,17 +3342,18 @@ impl Sim {
                     },
                 );
                 pr.parts[part].dq.push_back(id);
+                id
             }
-        }
+        };
         tr!(self, "{name}: send({}) to {}", self.recs[rec as usize].id, self.parts[part].name);
         if self.explain {
             self.why_step(rec, WhyStep::Send { at: self.now, producer: p as u32, part: part as u32 });
         }
         self.hooks.push(HookEv { producer: Some(p), ..HookEv::new(Hook::Send, rec, part) });
         if too_large {
-            let id = self.producers[p].parts[part].dq.back().copied().unwrap_or(0);
+            // The record is alone in the batch just made for it (it joins no open batch).
             let reason = format!("The message is {size} bytes when serialized which is larger than {max}, which is the value of the max.request.size configuration.");
-            self.fail_batch(p, id, "RecordTooLargeException", &reason, true);
+            self.fail_batch(p, bid, "RecordTooLargeException", &reason, true);
             return;
         }
         // send() only appends and wakes the sender thread, which drains in its own loop: a
