@@ -321,8 +321,8 @@ pub struct Start {
 
 fn stored_state(default: LinkState) -> (LinkState, Option<String>) {
     let Some(raw) = storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten()) else { return (default, None) };
-    // from_slice, as links are read: one JSON reader in the page, not two.
-    match serde_json::from_slice::<LinkState>(raw.as_bytes()) {
+    // Read as links are: one JSON reader in the page, not two.
+    match crate::link::from_json(raw.as_bytes()) {
         Ok(s) => (s, None),
         Err(_) => (
             default,
@@ -1149,10 +1149,10 @@ impl App {
         html! {
             <div class="node-menu" role="group" aria-label={format!("Producer {}", p.name)}>
                 <strong>{ format!("{} ({state}; {id})", p.name) }</strong>
-                { for p.in_flight.iter().map(|(recs, b, retry, seq)| html!{
-                    <span class="chip">{ format!("→{b}: {}{}{}", recs.join(" "), seq.map(|s| format!(" seq {s}")).unwrap_or_default(), if *retry > 0 { format!(" ⟳{retry}") } else { String::new() }) }</span>
+                { for p.in_flight.iter().map(|r| html!{
+                    <span class="chip">{ format!("→{}: {}{}{}", r.broker, id_list(&r.recs, r.total), r.seq.map(|s| format!(" seq {s}")).unwrap_or_default(), if r.attempts > 0 { format!(" ⟳{}", r.attempts) } else { String::new() }) }</span>
                 }) }
-                if !p.buffered.is_empty() { <span>{ format!("buffered: {}", p.buffered.join(" ")) }</span> }
+                if p.buffered_total > 0 { <span>{ format!("buffered: {}", id_list(&p.buffered, p.buffered_total)) }</span> }
                 if p.of_consumer {
                     <span>{ "(the read-process-write application's own producer: crash or restart its consumer)" }</span>
                 } else if p.crashed {
@@ -1767,6 +1767,16 @@ impl App {
 
 /// The font size (12 at most) at which a record id fits in its 36-wide cell: monospace
 /// digits are about 0.6 of the size wide, so "r19239" is drawn at 8.9 and "r1" at 12.
+/// "r1 r2 r3", or "r1 … r8 +92 more" when the view lists only the first of `total` ids.
+fn id_list(ids: &[String], total: usize) -> String {
+    let shown = ids.join(" ");
+    if total > ids.len() {
+        format!("{shown} +{} more", total - ids.len())
+    } else {
+        shown
+    }
+}
+
 fn fit_font(label: &str) -> String {
     px((32.0 / (label.chars().count().max(1) as f64 * 0.6)).min(12.0))
 }

@@ -6,7 +6,7 @@
 //! compiled into the page cost about 6 KB of its 350 KB download budget. The format is raw
 //! deflate either way, so links made before still open.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub const PREFIX: &str = "v1.";
 
@@ -14,12 +14,11 @@ pub const PREFIX: &str = "v1.";
 /// the page allocate gigabytes.
 const MAX_JSON: u32 = 4 << 20;
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+/// Written by serde, read by `from_json`.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct LinkState {
     pub scenario: String,
-    #[serde(default)]
     pub stop: usize,
-    #[serde(default)]
     pub record: Option<String>,
 }
 
@@ -140,8 +139,26 @@ fn b64url_decode(text: &str) -> Option<Vec<u8>> {
     (bits < 6 && acc == 0).then_some(out)
 }
 
+/// Reads a lab state, naming the field that is wrong. The fields are read by hand rather than
+/// by serde's derive so that no error of serde_json's is ever displayed: its `Display` drags
+/// every `std::io::ErrorKind` name into the page (about 300 bytes gzipped) for an I/O error
+/// that parsing bytes in memory cannot have.
 pub fn from_json(json: &[u8]) -> Result<LinkState, String> {
-    serde_json::from_slice(json).map_err(|e| format!("the link's data is not a lab state: {e}"))
+    let bad = |what: &str| format!("the link's data is not a lab state: {what}");
+    let v: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| bad(&format!("it is not JSON (line {}, column {})", e.line(), e.column())))?;
+    let Some(scenario) = v.get("scenario").and_then(|s| s.as_str()) else {
+        return Err(bad("it has no \"scenario\" text"));
+    };
+    let stop = match v.get("stop") {
+        None => 0,
+        Some(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| bad("\"stop\" is not a whole number"))?,
+    };
+    let record = match v.get("record") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(r) => Some(r.as_str().ok_or_else(|| bad("\"record\" is not a record id"))?.to_string()),
+    };
+    Ok(LinkState { scenario: scenario.to_string(), stop, record })
 }
 
 #[cfg(test)]
@@ -176,7 +193,12 @@ mod tests {
         assert!(unwrap_fragment("v1.AQIDB").unwrap_err().contains("base64"));
         assert!(unwrap_fragment("v1.AQI=").unwrap_err().contains("base64"));
         assert!(unwrap_fragment("v1.AQJ").unwrap_err().contains("base64"));
-        assert!(from_json(b"{\"stop\": 3}").unwrap_err().contains("not a lab state"));
+        assert!(from_json(b"{\"stop\": 3}").unwrap_err().contains("no \"scenario\""));
+        assert!(from_json(b"{\"scenario\": 7}").unwrap_err().contains("no \"scenario\""));
+        assert!(from_json(b"{\"scenario\": \"\",\n \"stop\": -1}").unwrap_err().contains("\"stop\" is not a whole number"));
+        assert!(from_json(br#"{"scenario": "", "record": 5}"#).unwrap_err().contains("\"record\""));
+        assert!(from_json(b"{\n \"scenario\": ]").unwrap_err().ends_with("not a lab state: it is not JSON (line 2, column 14)"));
+        assert_eq!(from_json(br#"{"scenario": "", "record": null}"#).unwrap().record, None);
         let s = from_json(br#"{"scenario": "format = 1\n", "stop": 3}"#).unwrap();
         assert_eq!((s.stop, s.record), (3, None));
     }

@@ -495,3 +495,15 @@ test('arming "crash the producer right after the ack" on a transaction\'s last r
   await page.getByRole('button', { name: 'Jump to end' }).click();
   await expect(page.getByRole('row', { name: 'Record c1' })).toContainText('acked');
 });
+
+test('a producer held up by a dead leader names its first buffered records and counts the rest', async ({ page }) => {
+  await open(page);
+  // One broker, killed before the first send: nothing leaves the accumulator until until_ms.
+  await page.getByLabel('Scenario (TOML)').fill(['format = 1', 'title = "no leader"', 'seed = 1', 'until_ms = 200', '[cluster]', 'brokers = 1',
+    '[[topic]]', 'name = "orders"', 'partitions = 1', '"replication.factor" = 1', '[[send]]', 'count = 40', 'every_ms = 1',
+    '[[fault]]', 'at_ms = 0', 'do = "kill-broker"', 'target = "b1"'].join('\n'));
+  await page.getByRole('button', { name: 'Run scenario' }).click();
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(page.getByRole('group', { name: 'Producer producer' })).toContainText('buffered: r1 r2 r3 r4 r5 r6 r7 r8 +32 more');
+  await expect(nowFate(page, 'r40')).toContainText('pending');
+});

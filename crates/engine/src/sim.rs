@@ -4657,6 +4657,21 @@ pub fn marker_name(c: Control) -> &'static str {
 }
 
 /// A read-only picture of the simulation for a UI: what each node is doing right now.
+/// How many record ids a view of a batch or of the accumulator lists.
+pub const VIEW_IDS: usize = 8;
+
+/// A produce request in flight, for a UI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InFlightView {
+    /// The first `VIEW_IDS` records of its batch, and how many the batch holds.
+    pub recs: Vec<String>,
+    pub total: usize,
+    pub broker: String,
+    /// The batch's attempts so far (0 for its first send).
+    pub attempts: u32,
+    pub seq: Option<i32>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProducerView {
     pub name: String,
@@ -4667,9 +4682,13 @@ pub struct ProducerView {
     pub epoch: i16,
     pub idempotent: bool,
     pub acks: i8,
-    /// (record ids, broker, retry number) per request in flight.
-    pub in_flight: Vec<(Vec<String>, String, u32, Option<i32>)>,
+    /// One entry per request in flight.
+    pub in_flight: Vec<InFlightView>,
+    /// The first `VIEW_IDS` records in the accumulator, not yet in a request, and how many
+    /// there are in all: a producer held up by a dead leader can buffer thousands, and a
+    /// line of thousands of ids reads as nothing and costs a long run's scrubbing its budget.
     pub buffered: Vec<String>,
+    pub buffered_total: usize,
     pub transactional: bool,
     /// The producer of a read-process-write consumer: it lives and dies with the consumer.
     pub of_consumer: bool,
@@ -4683,20 +4702,18 @@ impl Sim {
                 let mut in_flight = Vec::new();
                 for r in pr.reqs.values() {
                     if let Some(b) = r.batch.and_then(|id| pr.batches.get(&id)) {
-                        in_flight.push((
-                            b.recs.iter().map(|&x| self.recs[x as usize].id.to_string()).collect(),
-                            Sim::bname(r.broker).to_string(),
-                            b.attempts,
-                            b.seq,
-                        ));
+                        in_flight.push(InFlightView {
+                            recs: b.recs.iter().take(VIEW_IDS).map(|&x| self.recs[x as usize].id.to_string()).collect(),
+                            total: b.recs.len(),
+                            broker: Sim::bname(r.broker).to_string(),
+                            attempts: b.attempts,
+                            seq: b.seq,
+                        });
                     }
                 }
-                let buffered = pr
-                    .batches
-                    .values()
-                    .filter(|b| !b.in_flight)
-                    .flat_map(|b| b.recs.iter().map(|&x| self.recs[x as usize].id.to_string()))
-                    .collect();
+                let waiting = || pr.batches.values().filter(|b| !b.in_flight).flat_map(|b| b.recs.iter());
+                let buffered = waiting().take(VIEW_IDS).map(|&x| self.recs[x as usize].id.to_string()).collect();
+                let buffered_total = pr.batches.values().filter(|b| !b.in_flight).map(|b| b.recs.len()).sum();
                 ProducerView {
                     name: pr.cfg.name.clone(),
                     alive: pr.alive,
@@ -4708,6 +4725,7 @@ impl Sim {
                     acks: pr.cfg.acks,
                     in_flight,
                     buffered,
+                    buffered_total,
                     transactional: pr.cfg.transactional_id.is_some(),
                     of_consumer: pr.app_of.is_some(),
                 }
@@ -4756,7 +4774,14 @@ impl Sim {
         let mut out = Vec::new();
         for ((at, _), ev) in self.queue.in_order() {
             let Ev::Deliver(m) = ev else { continue };
-            let ids = |recs: &[RecId]| recs.iter().map(|&r| self.recs[r as usize].id.clone()).collect::<Vec<_>>().join(" ");
+            // A replica fetch can carry thousands of records: the first few name it.
+            let ids = |recs: &[RecId]| {
+                let shown = recs.iter().take(VIEW_IDS).map(|&r| &*self.recs[r as usize].id).collect::<Vec<_>>().join(" ");
+                match recs.len().checked_sub(VIEW_IDS) {
+                    Some(more) if more > 0 => format!("{shown} +{more} more"),
+                    _ => shown,
+                }
+            };
             let (what, droppable) = match &m.body {
                 Body::Produce { batch, .. } => {
                     let recs: Vec<RecId> = batch.iter().filter_map(|e| e.rec).collect();
