@@ -312,6 +312,9 @@ pub struct Msg {
     pub delay_reply: Time,
     /// When it was put on the wire (for drawing it on its way).
     pub sent: Time,
+    /// Which TCP connection between its two nodes carries it: a client that gives up on a
+    /// connection opens a new one, which the old one's late messages do not hold up.
+    pub conn: u32,
 }
 
 impl Ev {
@@ -873,7 +876,9 @@ pub struct Sim {
     fault_fired: Vec<bool>,
     pub errors: Vec<ClientError>,
     /// The last delivery time on each connection, keyed by `Node::key` of both ends.
-    link_last: VecMap<u128, Time>,
+    link_last: VecMap<(u128, u32), Time>,
+    /// The connection number of each pair of nodes that has opened a new one (see `Msg::conn`).
+    conns: VecMap<u128, u32>,
     /// (broker, partition, producer id) whose producer state expired there (R-C6): the next
     /// batch of that producer id on that replica is explained as taken for a new one.
     forgotten: VecSet<(usize, usize, i64)>,
@@ -1254,6 +1259,7 @@ impl Sim {
             fault_fired: vec![false; nf],
             errors: Vec::new(),
             link_last: VecMap::new(),
+            conns: VecMap::new(),
             forgotten: VecSet::new(),
             events: 0,
             next_id: 1,
@@ -1501,7 +1507,8 @@ impl Sim {
     }
 
     fn send(&mut self, from: Node, to: Node, body: Body) -> Option<(Time, u64)> {
-        self.send_msg(Msg { from, to, body, drop_reply: false, delay_reply: 0, sent: 0 }, 0)
+        let conn = self.conns.get(&Self::pair(from, to)).copied().unwrap_or(0);
+        self.send_msg(Msg { from, to, body, drop_reply: false, delay_reply: 0, sent: 0, conn }, 0)
     }
 
     fn send_msg(&mut self, mut msg: Msg, extra_delay: Time) -> Option<(Time, u64)> {
@@ -1511,7 +1518,7 @@ impl Sim {
         }
         let lat = self.sc.cluster.latency_ms * MS + self.jitter();
         // TCP keeps one connection's messages in order: never deliver before an earlier one.
-        let link = (u128::from(msg.from.key()) << 64) | u128::from(msg.to.key());
+        let link = ((u128::from(msg.from.key()) << 64) | u128::from(msg.to.key()), msg.conn);
         let mut at = self.now + lat + extra_delay;
         match self.link_last.get_mut(&link) {
             Some(last) => {
@@ -1525,12 +1532,56 @@ impl Sim {
         Some(self.push(at, Ev::Deliver(msg)))
     }
 
+    /// A late message holds up the connection it is on: TCP delivers in order, so what was
+    /// sent after it on the same link, and is still on the wire, arrives after it (head-of-line
+    /// blocking). Without this a delayed produce response let the next batch's response reach
+    /// the producer first, which no Kafka client sees on one connection.
+    fn hold_link_behind(&mut self, late_msg: (Node, Node, u32), was: (Time, u64), late: (Time, u64)) {
+        let (from, to, conn) = late_msg;
+        let behind: Vec<(Time, u64)> = self
+            .queue
+            .in_order()
+            .into_iter()
+            .filter(|(k, ev)| *k > was && *k < late && matches!(ev, Ev::Deliver(m) if m.from == from && m.to == to && m.conn == conn))
+            .map(|(k, _)| k)
+            .collect();
+        for k in behind {
+            if let Some(ev) = self.queue.remove(k) {
+                if ev.is_work() {
+                    self.work -= 1;
+                }
+                // Pushed in their order: each gets a later sequence number than the late one.
+                self.push(late.0, ev);
+            }
+        }
+        let link = ((u128::from(from.key()) << 64) | u128::from(to.key()), conn);
+        let last = self.link_last.entry(link).or_insert(late.0);
+        *last = (*last).max(late.0);
+    }
+
+    /// A client gave up on a connection (a request timed out): its next request goes on a new
+    /// TCP connection, which nothing still on the wire of the old one (a late message) holds up.
+    pub(crate) fn new_connection(&mut self, a: Node, b: Node) {
+        let pair = Self::pair(a, b);
+        let old = self.conns.get(&pair).copied().unwrap_or(0);
+        self.conns.insert(pair, old + 1);
+        let (a, b) = (u128::from(a.key()), u128::from(b.key()));
+        self.link_last.remove(&(a << 64 | b, old));
+        self.link_last.remove(&(b << 64 | a, old));
+    }
+
+    /// The two nodes of a connection, in either direction.
+    fn pair(a: Node, b: Node) -> u128 {
+        let (a, b) = (a.key().min(b.key()), a.key().max(b.key()));
+        u128::from(a) << 64 | u128::from(b)
+    }
+
     fn reply(&mut self, req: &Msg, body: Body) -> Option<(Time, u64)> {
         if req.drop_reply {
             tr!(self, "{} -> {}: reply lost on the wire (fault)", self.node_label(req.to), self.node_label(req.from));
             return None;
         }
-        self.send_msg(Msg { from: req.to, to: req.from, body, drop_reply: false, delay_reply: 0, sent: 0 }, req.delay_reply)
+        self.send_msg(Msg { from: req.to, to: req.from, body, drop_reply: false, delay_reply: 0, sent: 0, conn: req.conn }, req.delay_reply)
     }
 
     /// Records an error response a client received (`retried`: it tries again by itself).
@@ -1557,7 +1608,8 @@ impl Sim {
     /// Answers a request broker `b` held back (an acks=all produce waiting for the ISR): the
     /// request itself is gone, so its sender and wire faults are what it kept of it.
     fn reply_held(&mut self, b: usize, to: Node, drop_reply: bool, delay_reply: Time, body: Body) -> Option<(Time, u64)> {
-        let held = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply, sent: 0 };
+        let conn = self.conns.get(&Self::pair(to, Node::Broker(b))).copied().unwrap_or(0);
+        let held = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply, sent: 0, conn };
         self.reply(&held, body)
     }
 
@@ -2952,6 +3004,8 @@ impl Sim {
     /// (1 s) while attempts keep failing. It is also what keeps a client with
     /// `request.timeout.ms = 0` from retrying without pause.
     fn reconnect_backoff(&mut self, p: usize, broker: usize) {
+        // Every caller has just dropped the connection.
+        self.new_connection(Node::Producer(p, self.producers[p].inst), Node::Broker(broker));
         let pr = &mut self.producers[p];
         let n = pr.reconnects[broker].min(5);
         pr.reconnects[broker] += 1;
@@ -4262,7 +4316,14 @@ impl Sim {
                     } else {
                         let at = key.0 + f.duration_ms * MS;
                         tr!(self, "{said}: the message arrives {} ms late", f.duration_ms);
-                        self.push(at, ev);
+                        let link = match &ev {
+                            Ev::Deliver(m) => Some((m.from, m.to, m.conn)),
+                            _ => None,
+                        };
+                        let late = self.push(at, ev);
+                        if let Some(link) = link {
+                            self.hold_link_behind(link, key, late);
+                        }
                     }
                 }
             }

@@ -911,6 +911,11 @@ impl Sim {
         if self.txn_ids.get(id).and_then(|m| m.pending_markers.get(&part)).map(|s| s.0 == attempt).unwrap_or(false) {
             if timed_out && part < GROUP_MARKER_BASE {
                 tr!(self, "coordinator: no answer for the marker of {id} on {}: sending it again", self.parts[part].name);
+                // The marker channel's NetworkClient disconnects on a request timeout: the
+                // copy it sends again does not queue behind the late one.
+                if let Some(Some(b)) = self.txn_ids.get(id).and_then(|m| m.pending_markers.get(&part)).map(|s| s.1) {
+                    self.new_connection(Node::TxnCoord, Node::Broker(b));
+                }
             }
             self.txn_send_marker(id, part, commit);
         }
