@@ -411,6 +411,13 @@ enum Ev {
         drop_reply: bool,
         delay_reply: Time,
     },
+    /// Broker `b` reads the next produce request a client's connection holds, now that it
+    /// has answered the one before (see `Sim::reading`).
+    ReadRequest {
+        b: usize,
+        inc: u32,
+        msg: Msg,
+    },
     /// The producer's sender thread loops again after handling a produce response.
     SenderLoop {
         p: usize,
@@ -457,6 +464,15 @@ struct FState {
     last_caught_up: Time,
     last_fetch_time: Time,
     last_fetch_leader_leo: u64,
+}
+
+/// See `Sim::reading`.
+#[derive(Clone, Debug)]
+struct Reading {
+    /// The produce request being handled (until its response is sent).
+    req: u64,
+    /// Requests that arrived behind it, not read yet.
+    unread: std::collections::VecDeque<Msg>,
 }
 
 #[derive(Clone, Debug)]
@@ -879,6 +895,13 @@ pub struct Sim {
     link_last: VecMap<(u128, u32), Time>,
     /// The connection number of each pair of nodes that has opened a new one (see `Msg::conn`).
     conns: VecMap<u128, u32>,
+    /// Per (broker, producer instance): the produce request the broker is handling and those
+    /// that arrived behind it on the same connection. Kafka's network thread reads one request
+    /// per connection at a time: it mutes the channel once a request is read and unmutes it
+    /// when the response is sent (`SocketServer.Processor`), so a producer's pipelined batches
+    /// to one leader are appended one after another, each once the last is answered (for
+    /// acks=all, once it is replicated).
+    reading: VecMap<(usize, u64), Reading>,
     /// (broker, partition, producer id) whose producer state expired there (R-C6): the next
     /// batch of that producer id on that replica is explained as taken for a new one.
     forgotten: VecSet<(usize, usize, i64)>,
@@ -1260,6 +1283,7 @@ impl Sim {
             errors: Vec::new(),
             link_last: VecMap::new(),
             conns: VecMap::new(),
+            reading: VecMap::new(),
             forgotten: VecSet::new(),
             events: 0,
             next_id: 1,
@@ -1559,9 +1583,35 @@ impl Sim {
         *last = (*last).max(late.0);
     }
 
+    /// Broker `b` has sent its answer to request `req` of `client` (see `Sim::reading`): it
+    /// reads the next request that connection holds, as an event of its own.
+    fn produce_answered(&mut self, b: usize, client: Node, req: u64) {
+        let key = (b, client.key());
+        let Some(r) = self.reading.get_mut(&key) else { return };
+        if r.req != req {
+            return;
+        }
+        match r.unread.pop_front() {
+            Some(msg) => {
+                if let Body::Produce { req, .. } = &msg.body {
+                    r.req = *req;
+                }
+                let inc = self.brokers[b].inc;
+                self.push(self.now, Ev::ReadRequest { b, inc, msg });
+            }
+            None => {
+                self.reading.remove(&key);
+            }
+        }
+    }
+
     /// A client gave up on a connection (a request timed out): its next request goes on a new
     /// TCP connection, which nothing still on the wire of the old one (a late message) holds up.
     pub(crate) fn new_connection(&mut self, a: Node, b: Node) {
+        // What a broker had not read from the old connection is gone with it.
+        if let (Node::Broker(br), client) | (client, Node::Broker(br)) = (a, b) {
+            self.reading.remove(&(br, client.key()));
+        }
         let pair = Self::pair(a, b);
         let old = self.conns.get(&pair).copied().unwrap_or(0);
         self.conns.insert(pair, old + 1);
@@ -1577,6 +1627,9 @@ impl Sim {
     }
 
     fn reply(&mut self, req: &Msg, body: Body) -> Option<(Time, u64)> {
+        if let (Node::Broker(b), Body::ProduceResp { req: id, .. }) = (req.to, &body) {
+            self.produce_answered(b, req.from, *id);
+        }
         if req.drop_reply {
             tr!(self, "{} -> {}: reply lost on the wire (fault)", self.node_label(req.to), self.node_label(req.from));
             return None;
@@ -1758,6 +1811,11 @@ impl Sim {
                 }
             }
             e @ Ev::ProduceRespond { .. } => self.produce_respond(e),
+            Ev::ReadRequest { b, inc, msg } => {
+                if self.brokers[b].alive && self.brokers[b].inc == inc {
+                    self.broker_receive(b, msg);
+                }
+            }
             Ev::SenderLoop { p, inst } => {
                 if self.producers[p].inst == inst {
                     self.producers[p].loop_at = None;
@@ -1796,6 +1854,28 @@ impl Sim {
                         self.send(Node::Broker(b), m.from, Body::Disconnect { broker: b });
                     }
                     return;
+                }
+                if let (Body::Produce { req, .. }, Node::Producer(..)) = (&m.body, m.from) {
+                    let req = *req;
+                    let key = (b, m.from.key());
+                    if self.reading.get(&key).is_some() {
+                        tr!(
+                            self,
+                            "{} has not answered the previous request on {}'s connection: the one for {} waits unread",
+                            Self::bname(b),
+                            self.node_label(m.from),
+                            match &m.body {
+                                Body::Produce { batch, .. } =>
+                                    rec_list(&self.recs, &batch.iter().filter_map(|e| e.rec).collect::<Vec<_>>()),
+                                _ => String::new(),
+                            }
+                        );
+                        if let Some(r) = self.reading.get_mut(&key) {
+                            r.unread.push_back(m);
+                        }
+                        return;
+                    }
+                    self.reading.insert(key, Reading { req, unread: Default::default() });
                 }
                 self.broker_receive(b, m);
             }
@@ -2200,6 +2280,10 @@ impl Sim {
             1 => true,
             _ => self.brokers[b].logs[&p].hw > last,
         };
+        if acks == 0 {
+            // No response to send: the connection is unmuted at once.
+            self.produce_answered(b, m.from, req);
+        }
         if answer_now {
             let respond = Ev::ProduceRespond {
                 b,
@@ -2263,7 +2347,9 @@ impl Sim {
 
     fn produce_error(&mut self, b: usize, m: &Msg, req: u64, p: usize, e: KErr, acks: i8) {
         if acks == 0 {
-            // R-B2: with acks=0 the broker closes the connection so the client notices.
+            // R-B2: with acks=0 the broker closes the connection so the client notices; what
+            // it had not read from that connection is gone.
+            self.reading.remove(&(b, m.from.key()));
             self.send(Node::Broker(b), m.from, Body::Disconnect { broker: b });
         } else {
             self.reply(m, Body::ProduceResp { req, part: p, res: Err(e) });
@@ -4373,6 +4459,8 @@ impl Sim {
     }
 
     fn broker_die(&mut self, b: usize, how: Death) {
+        // Requests read or not, the process's connections are gone.
+        self.reading.retain(|k, _| k.0 != b);
         if !self.brokers[b].alive {
             return;
         }
