@@ -139,6 +139,16 @@ test('a malformed link says what is wrong and the lab still works', async ({ pag
   await expect(nowFate(page, 'r1')).toHaveText('✖ lost');
 });
 
+test('a link that decompresses to the wrong fields names the field', async ({ page }) => {
+  const link = (state: object) => '#v1.' + zlib.deflateRawSync(Buffer.from(JSON.stringify(state))).toString('base64url');
+  await open(page, link({ stop: 3 }));
+  await expect(page.getByRole('status')).toContainText('the link\'s data is not a lab state: it has no "scenario" text');
+  await open(page, link({ scenario: 'format = 1\n', stop: 'end' }));
+  await expect(page.getByRole('status')).toContainText('"stop" is not a whole number');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(nowFate(page, 'r1')).toHaveText('✖ lost');
+});
+
 test('a broker can be killed from its menu, and that forks the future', async ({ page }) => {
   await open(page);
   await lesson(page, 'acks=all: the ISR already has it');
