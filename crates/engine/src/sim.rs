@@ -466,13 +466,26 @@ struct FState {
     last_fetch_leader_leo: u64,
 }
 
+/// One direction of a connection between two nodes: which connection it is (a client that
+/// gives up on one opens the next) and when its last message arrives, since TCP delivers in
+/// order.
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    conn: u32,
+    last: Time,
+}
+
+fn link_key(from: Node, to: Node) -> u128 {
+    u128::from(from.key()) << 64 | u128::from(to.key())
+}
+
 /// See `Sim::reading`.
 #[derive(Clone, Debug)]
 struct Reading {
     /// The produce request being handled (until its response is sent).
     req: u64,
     /// Requests that arrived behind it, not read yet.
-    unread: std::collections::VecDeque<Msg>,
+    unread: Vec<Msg>,
 }
 
 #[derive(Clone, Debug)]
@@ -891,10 +904,8 @@ pub struct Sim {
     tables: Vec<TableRun>,
     fault_fired: Vec<bool>,
     pub errors: Vec<ClientError>,
-    /// The last delivery time on each connection, keyed by `Node::key` of both ends.
-    link_last: VecMap<(u128, u32), Time>,
-    /// The connection number of each pair of nodes that has opened a new one (see `Msg::conn`).
-    conns: VecMap<u128, u32>,
+    /// Each direction of each connection, keyed by `Node::key` of both ends (`link_key`).
+    links: VecMap<u128, Link>,
     /// Per (broker, producer instance): the produce request the broker is handling and those
     /// that arrived behind it on the same connection. Kafka's network thread reads one request
     /// per connection at a time: it mutes the channel once a request is read and unmutes it
@@ -1281,8 +1292,7 @@ impl Sim {
             tables: sc_sends_producers.iter().map(|&producer| TableRun { next: 0, done: false, producer }).collect(),
             fault_fired: vec![false; nf],
             errors: Vec::new(),
-            link_last: VecMap::new(),
-            conns: VecMap::new(),
+            links: VecMap::new(),
             reading: VecMap::new(),
             forgotten: VecSet::new(),
             events: 0,
@@ -1531,7 +1541,7 @@ impl Sim {
     }
 
     fn send(&mut self, from: Node, to: Node, body: Body) -> Option<(Time, u64)> {
-        let conn = self.conns.get(&Self::pair(from, to)).copied().unwrap_or(0);
+        let conn = self.conn(from, to);
         self.send_msg(Msg { from, to, body, drop_reply: false, delay_reply: 0, sent: 0, conn }, 0)
     }
 
@@ -1542,15 +1552,17 @@ impl Sim {
         }
         let lat = self.sc.cluster.latency_ms * MS + self.jitter();
         // TCP keeps one connection's messages in order: never deliver before an earlier one.
-        let link = ((u128::from(msg.from.key()) << 64) | u128::from(msg.to.key()), msg.conn);
         let mut at = self.now + lat + extra_delay;
-        match self.link_last.get_mut(&link) {
-            Some(last) => {
-                at = at.max(*last);
-                *last = at;
+        match self.links.get_mut(&link_key(msg.from, msg.to)) {
+            Some(l) if l.conn == msg.conn => {
+                at = at.max(l.last);
+                l.last = at;
             }
+            // The answer to a request of a connection the client has since closed: it is not
+            // ordered with the new connection's messages.
+            Some(_) => {}
             None => {
-                self.link_last.insert(link, at);
+                self.links.insert(link_key(msg.from, msg.to), Link { conn: msg.conn, last: at });
             }
         }
         Some(self.push(at, Ev::Deliver(msg)))
@@ -1578,9 +1590,10 @@ impl Sim {
                 self.push(late.0, ev);
             }
         }
-        let link = ((u128::from(from.key()) << 64) | u128::from(to.key()), conn);
-        let last = self.link_last.entry(link).or_insert(late.0);
-        *last = (*last).max(late.0);
+        let l = self.links.entry(link_key(from, to)).or_insert(Link { conn, last: late.0 });
+        if l.conn == conn {
+            l.last = l.last.max(late.0);
+        }
     }
 
     /// Broker `b` has sent its answer to request `req` of `client` (see `Sim::reading`): it
@@ -1591,7 +1604,8 @@ impl Sim {
         if r.req != req {
             return;
         }
-        match r.unread.pop_front() {
+        // A connection holds at most max.in.flight.requests.per.connection requests.
+        match (!r.unread.is_empty()).then(|| r.unread.remove(0)) {
             Some(msg) => {
                 if let Body::Produce { req, .. } = &msg.body {
                     r.req = *req;
@@ -1612,18 +1626,15 @@ impl Sim {
         if let (Node::Broker(br), client) | (client, Node::Broker(br)) = (a, b) {
             self.reading.remove(&(br, client.key()));
         }
-        let pair = Self::pair(a, b);
-        let old = self.conns.get(&pair).copied().unwrap_or(0);
-        self.conns.insert(pair, old + 1);
-        let (a, b) = (u128::from(a.key()), u128::from(b.key()));
-        self.link_last.remove(&(a << 64 | b, old));
-        self.link_last.remove(&(b << 64 | a, old));
+        let conn = self.conn(a, b) + 1;
+        for key in [link_key(a, b), link_key(b, a)] {
+            self.links.insert(key, Link { conn, last: 0 });
+        }
     }
 
-    /// The two nodes of a connection, in either direction.
-    fn pair(a: Node, b: Node) -> u128 {
-        let (a, b) = (a.key().min(b.key()), a.key().max(b.key()));
-        u128::from(a) << 64 | u128::from(b)
+    /// The connection messages from `from` to `to` go on now (see `Msg::conn`).
+    fn conn(&self, from: Node, to: Node) -> u32 {
+        self.links.get(&link_key(from, to)).map(|l| l.conn).unwrap_or(0)
     }
 
     fn reply(&mut self, req: &Msg, body: Body) -> Option<(Time, u64)> {
@@ -1661,7 +1672,7 @@ impl Sim {
     /// Answers a request broker `b` held back (an acks=all produce waiting for the ISR): the
     /// request itself is gone, so its sender and wire faults are what it kept of it.
     fn reply_held(&mut self, b: usize, to: Node, drop_reply: bool, delay_reply: Time, body: Body) -> Option<(Time, u64)> {
-        let conn = self.conns.get(&Self::pair(to, Node::Broker(b))).copied().unwrap_or(0);
+        let conn = self.conn(to, Node::Broker(b));
         let held = Msg { from: to, to: Node::Broker(b), body: Body::Heartbeat { inc: 0 }, drop_reply, delay_reply, sent: 0, conn };
         self.reply(&held, body)
     }
@@ -1871,11 +1882,11 @@ impl Sim {
                             }
                         );
                         if let Some(r) = self.reading.get_mut(&key) {
-                            r.unread.push_back(m);
+                            r.unread.push(m);
                         }
                         return;
                     }
-                    self.reading.insert(key, Reading { req, unread: Default::default() });
+                    self.reading.insert(key, Reading { req, unread: Vec::new() });
                 }
                 self.broker_receive(b, m);
             }
