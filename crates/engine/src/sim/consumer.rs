@@ -245,7 +245,19 @@ impl Sim {
         }
         match cs.cfg.auto_offset_reset.as_str() {
             "earliest" => 0,
-            _ => self.ctrl.parts[p].leader.map(|l| self.brokers[l].logs[&p].hw).unwrap_or(0),
+            // ListOffsets(LATEST) answers the HW, or for read_committed the LSO (R-K3): a
+            // consumer that starts while a transaction is open reads it once it commits.
+            _ => self.ctrl.parts[p]
+                .leader
+                .map(|l| {
+                    let log = &self.brokers[l].logs[&p];
+                    if cs.cfg.read_committed {
+                        log.lso()
+                    } else {
+                        log.hw
+                    }
+                })
+                .unwrap_or(0),
         }
     }
 
@@ -321,16 +333,17 @@ impl Sim {
             Err(CFetchErr::NotLeader)
         } else {
             let log = &self.brokers[b].logs[&part];
+            // read_committed reads up to the LSO and drops aborted transactions' data;
+            // read_uncommitted reads up to the HW, aborted and open data included (R-K2).
+            let rc = match m.from {
+                Node::Consumer(ci, _) => self.consumers[ci].cfg.read_committed,
+                _ => false,
+            };
+            let bound = if rc { log.lso() } else { log.hw };
             if offset > log.leo() {
-                Err(CFetchErr::OutOfRange { earliest: 0, hw: log.hw })
+                // The consumer's ListOffsets for its reset uses its isolation level too.
+                Err(CFetchErr::OutOfRange { earliest: 0, latest: bound })
             } else {
-                // read_committed reads up to the LSO and drops aborted transactions' data;
-                // read_uncommitted reads up to the HW, aborted and open data included (R-K2).
-                let rc = match m.from {
-                    Node::Consumer(ci, _) => self.consumers[ci].cfg.read_committed,
-                    _ => false,
-                };
-                let bound = if rc { log.lso() } else { log.hw };
                 let end = bound.min(offset + max as u64).max(offset);
                 let recs: Vec<(u64, RecId)> = (offset..end)
                     .filter(|&o| !(rc && log.is_aborted(o)))
@@ -366,8 +379,8 @@ impl Sim {
                     cs.polled.push((part, o, r));
                 }
             }
-            Err(CFetchErr::OutOfRange { earliest, hw }) => {
-                let reset = if cs.cfg.auto_offset_reset == "earliest" { earliest } else { hw };
+            Err(CFetchErr::OutOfRange { earliest, latest }) => {
+                let reset = if cs.cfg.auto_offset_reset == "earliest" { earliest } else { latest };
                 let old = cs.position[&part];
                 cs.position.insert(part, reset);
                 let name = cs.cfg.name.clone();
@@ -859,7 +872,11 @@ impl Sim {
 #[derive(Clone, Debug)]
 pub enum CFetchErr {
     NotLeader,
-    OutOfRange { earliest: u64, hw: u64 },
+    /// `latest`: the end a ListOffsets of the consumer's isolation level gives (R-K3).
+    OutOfRange {
+        earliest: u64,
+        latest: u64,
+    },
 }
 
 fn fmt_positions(s: &Sim, pos: &IdxMap<u64>) -> String {
