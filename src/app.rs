@@ -165,6 +165,7 @@ pub enum Msg {
     Select(Option<String>),
     JumpTime(u64),
     Broker(&'static str, usize),
+    Controller(&'static str),
     Producer(&'static str),
     Consumer(&'static str, String),
     DropMessage(&'static str, String),
@@ -698,6 +699,14 @@ impl Component for App {
                 ));
                 self.edit(r)
             }
+            Msg::Controller(action) => {
+                let r = settings::add_fault(&self.text, self.now_ms(), action, Some("controller"), &[]);
+                self.notice = Some(format!(
+                    "Added a fault at t={} ms: {action} controller. The run was replayed; what follows is a new future.",
+                    self.now_ms()
+                ));
+                self.edit(r)
+            }
             Msg::Producer(action) => {
                 let r = settings::add_fault(&self.text, self.now_ms(), action, None, &[]);
                 self.notice =
@@ -1111,6 +1120,19 @@ impl App {
                         </div>
                     }
                 }) }
+                <div class="node-menu" role="group" aria-label="Controller">
+                    <strong>{ format!("controller (KRaft, one voter): {}", if !sim.ctrl.alive { "down" } else if sim.ctrl.isolated { "cut off from the brokers" } else { "up" }) }</strong>
+                    if !sim.ctrl.alive {
+                        <button aria-label="Restart the controller" onclick={link.callback(|_| Msg::Controller("restart-broker"))}>{ "restart" }</button>
+                    } else {
+                        <button aria-label="Kill the controller" onclick={link.callback(|_| Msg::Controller("kill-broker"))}>{ "kill" }</button>
+                        if sim.ctrl.isolated {
+                            <button aria-label="Heal the controller" onclick={link.callback(|_| Msg::Controller("heal"))}>{ "heal" }</button>
+                        } else {
+                            <button aria-label="Isolate the controller" onclick={link.callback(|_| Msg::Controller("isolate-broker"))}>{ "isolate" }</button>
+                        }
+                    }
+                </div>
                 { for (0..sim.consumers.len()).map(|c| self.view_consumer(ctx, sim, c)) }
                 { self.view_wire(ctx, sim) }
                 if !sim.txn_ids.is_empty() {
@@ -1249,7 +1271,8 @@ impl App {
                 }) }
                 { for nodes.iter().filter_map(|(n, _, _)| {
                     let (x, y) = pos(n)?;
-                    let down = n.starts_with('b') && n[1..].parse::<usize>().ok().map(|b| !sim.brokers[b - 1].alive).unwrap_or(false);
+                    let down = (n == "controller" && !sim.ctrl.alive)
+                        || (n.starts_with('b') && n[1..].parse::<usize>().ok().map(|b| !sim.brokers[b - 1].alive).unwrap_or(false));
                     Some(html! { <g>
                         <rect x={px(x - 60.0)} y={px(y - 12.0)} width="120" height="24" rx="4"
                             fill={if down { "#eee" } else { "#f4f8fb" }} stroke={if down { "#bbb" } else { "#678" }} stroke-dasharray={if down { "3 2" } else { "" }} />

@@ -1361,15 +1361,21 @@ fn parse_fault(
         if action.on_broker() {
             let ok = parse_broker(tg, cluster.brokers).is_some() || tg == "leader" || tg == "follower" || tg == "coordinator";
             if tg == "controller" {
+                // The lab's KRaft controller is a one-voter quorum outside the brokers: its
+                // process can crash and restart, or be cut off from the brokers. Raft fsyncs its
+                // log before it acts on it, so a power loss is a crash, and nothing of it is a
+                // follower.
+                match action {
+                    Action::WipeBroker => {
+                        return err(t.key("target"), "wipe-broker cannot target the controller: the lab keeps the KRaft metadata log, which a one-voter quorum cannot lose and recover; use kill-broker and restart-broker")
+                    }
+                    Action::SlowFollower => return err(t.key("target"), "slow-follower needs a broker that follows a partition; the controller follows none"),
+                    _ => {}
+                }
+            } else if !ok {
                 return err(
                     t.key("target"),
-                    "the controller is a KRaft quorum outside the brokers in this lab and cannot be targeted; kill a broker instead",
-                );
-            }
-            if !ok {
-                return err(
-                    t.key("target"),
-                    format!("\"{tg}\" is not a broker (b1..b{}), leader, follower or coordinator", cluster.brokers),
+                    format!("\"{tg}\" is not a broker (b1..b{}), leader, follower, coordinator or controller", cluster.brokers),
                 );
             }
         } else if matches!(action, Action::CrashProducer | Action::RestartProducer | Action::CloseProducer | Action::StartZombie) {

@@ -556,6 +556,12 @@ pub struct Broker {
 pub struct Controller {
     pub parts: Vec<PartState>,
     pub fenced: Vec<bool>,
+    /// The lab's KRaft quorum is one voter: when its process is down nothing in the metadata
+    /// changes (no fencing, election or ISR change) until it restarts.
+    pub alive: bool,
+    /// Cut off from every broker (`isolate-broker` with `target = "controller"`): it goes on
+    /// fencing the brokers whose heartbeats no longer reach it, and they do not hear of it.
+    pub isolated: bool,
     last_hb: Vec<Time>,
     hb_seq: Vec<u64>,
     inc: Vec<u32>,
@@ -1285,7 +1291,15 @@ impl Sim {
             queue: EventQueue::default(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             brokers,
-            ctrl: Controller { parts: ctrl_parts, fenced: vec![false; nb], last_hb: vec![0; nb], hb_seq: vec![0; nb], inc: vec![0; nb] },
+            ctrl: Controller {
+                parts: ctrl_parts,
+                fenced: vec![false; nb],
+                alive: true,
+                isolated: false,
+                last_hb: vec![0; nb],
+                hb_seq: vec![0; nb],
+                inc: vec![0; nb],
+            },
             parts,
             producers,
             recs: recs.into_iter().collect(),
@@ -1535,6 +1549,7 @@ impl Sim {
                     Node::Group | Node::TxnCoord => false,
                 }
             }
+            Node::Controller => self.ctrl.isolated && matches!(other, Node::Broker(_)),
             _ => false,
         };
         cut(from, to) || cut(to, from)
@@ -1806,13 +1821,15 @@ impl Sim {
                 }
             }
             Ev::FenceCheck { b, seq } => {
-                if self.ctrl.hb_seq[b] == seq && !self.ctrl.fenced[b] {
+                if self.ctrl.alive && self.ctrl.hb_seq[b] == seq && !self.ctrl.fenced[b] {
                     let why = format!("no heartbeat from {} for broker.session.timeout.ms", Self::bname(b));
                     self.ctrl_fence(b, &why);
                 }
             }
             Ev::Rebalance => {
-                self.ctrl_preferred_election();
+                if self.ctrl.alive {
+                    self.ctrl_preferred_election();
+                }
                 self.push(self.now + self.sc.cluster.leader_imbalance_check_interval_ms * MS, Ev::Rebalance);
             }
             Ev::ProducerWake { p, inst } => {
@@ -1890,6 +1907,9 @@ impl Sim {
                 }
                 self.broker_receive(b, m);
             }
+            // A controller whose process is down reads nothing; the broker's channel to it
+            // simply retries (heartbeats, AlterPartition), which the lab's periodic events do.
+            Node::Controller if !self.ctrl.alive => {}
             Node::Controller => self.ctrl_receive(m),
             Node::TxnCoord => self.coordinator_receive(m),
             Node::Group => match m.body.clone() {
@@ -3070,6 +3090,61 @@ impl Sim {
         }
     }
 
+    /// A fault on the KRaft controller (`target = "controller"`). The lab's quorum is one
+    /// voter, so while its process is down the metadata stands still: brokers keep the
+    /// leaders and ISRs they last heard of, a dead leader is never replaced, and an ISR never
+    /// shrinks (so acks=all writes wait). Cut off from the brokers, it is still active: it
+    /// fences every broker whose heartbeats stop reaching it (all of them), which the brokers
+    /// do not hear of until the cut heals.
+    fn controller_fault(&mut self, action: Action, said: String) {
+        tr!(self, "{said} on the controller");
+        self.faults_log.push((self.now, format!("{said} on the controller")));
+        match action {
+            Action::KillBroker | Action::PowerLoss => {
+                if self.ctrl.alive {
+                    self.ctrl.alive = false;
+                    tr!(self, "controller is down: until it restarts no broker is fenced, no leader elected and no ISR changed");
+                }
+            }
+            Action::RestartBroker => {
+                if self.ctrl.alive {
+                    tr!(self, "controller is already running; nothing happens");
+                    return;
+                }
+                self.ctrl.alive = true;
+                self.controller_activate("restarts and reads its metadata log");
+            }
+            Action::IsolateBroker => self.ctrl.isolated = true,
+            Action::Heal => {
+                if self.ctrl.isolated {
+                    self.ctrl.isolated = false;
+                    if self.ctrl.alive {
+                        // The brokers catch up with the metadata log they could not fetch.
+                        let all: Vec<usize> = (0..self.parts.len()).collect();
+                        self.ctrl_publish(&all);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A controller that becomes active gives every registered broker a fresh session
+    /// (`ClusterControlManager.activate` touches each one), so none is fenced for the time the
+    /// controller was away; the brokers then catch up with the metadata log.
+    fn controller_activate(&mut self, why: &str) {
+        tr!(self, "controller {why}; every broker gets a new broker.session.timeout.ms to heartbeat");
+        let session = self.sc.cluster.broker_session_timeout_ms * MS;
+        for b in 0..self.brokers.len() {
+            self.ctrl.last_hb[b] = self.now;
+            self.ctrl.hb_seq[b] += 1;
+            let seq = self.ctrl.hb_seq[b];
+            self.push(self.now + session, Ev::FenceCheck { b, seq });
+        }
+        let all: Vec<usize> = (0..self.parts.len()).collect();
+        self.ctrl_publish(&all);
+    }
+
     /// `auto.leader.rebalance.enable`: move leadership back to the preferred replica.
     fn ctrl_preferred_election(&mut self) {
         let mut changed = Vec::new();
@@ -3722,11 +3797,17 @@ impl Sim {
                     let untold: Vec<RecId> = b.recs[b.told_refused..].to_vec();
                     b.told_refused = b.recs.len();
                     let name = cfg.name.clone();
+                    // Only a controller elects another leader: say so when it cannot.
+                    let ctrl = match (self.ctrl.alive, self.ctrl.isolated) {
+                        (false, _) => "; the controller is down, so no new leader is elected until it restarts",
+                        (true, true) => "; the controller is cut off from the brokers",
+                        _ => "",
+                    };
                     for r in untold {
                         why!(
                             self,
                             r,
-                            "{name} could not connect to {} (its process is down): it waits in the accumulator",
+                            "{name} could not connect to {} (its process is down): it waits in the accumulator{ctrl}",
                             Self::bname(leader)
                         );
                     }
@@ -4323,6 +4404,17 @@ impl Sim {
             | Action::PowerLoss
             | Action::RestartBroker
             | Action::IsolateBroker
+            | Action::SlowFollower
+                if f.target.as_deref() == Some("controller") =>
+            {
+                self.controller_fault(f.action, said);
+            }
+            Action::Heal if f.target.as_deref() == Some("controller") => self.controller_fault(f.action, said),
+            Action::KillBroker
+            | Action::WipeBroker
+            | Action::PowerLoss
+            | Action::RestartBroker
+            | Action::IsolateBroker
             | Action::SlowFollower => {
                 let Some(b) = self.resolve_broker(&f, h) else {
                     tr!(self, "{said}: no broker matches target {:?}; nothing happens", f.target);
@@ -4352,7 +4444,11 @@ impl Sim {
                     None => (0..self.brokers.len()).collect(),
                 };
                 tr!(self, "{said}: {} reconnected", names(&targets));
-                self.faults_log.push((self.now, said));
+                self.faults_log.push((self.now, said.clone()));
+                // `heal` without a target mends every cut, the controller's too.
+                if f.target.is_none() && self.ctrl.isolated {
+                    self.controller_fault(Action::Heal, said);
+                }
                 for b in targets {
                     self.brokers[b].isolated = false;
                     self.brokers[b].isolated_from_clients = false;
@@ -4692,7 +4788,13 @@ impl Sim {
                 return false;
             }
         }
+        // A controller that is down or cut off changes nothing until a fault brings it back,
+        // and a scheduled fault keeps the run going by itself.
+        let ctrl_reachable = self.ctrl.alive && !self.ctrl.isolated;
         for (b, br) in self.brokers.iter().enumerate() {
+            if !ctrl_reachable {
+                break;
+            }
             if br.alive == self.ctrl.fenced[b] && !br.isolated {
                 return false;
             }
@@ -4703,14 +4805,21 @@ impl Sim {
         for (p, st) in self.ctrl.parts.iter().enumerate() {
             let Some(l) = st.leader else { continue };
             let lb = &self.brokers[l];
+            if !ctrl_reachable && (!lb.alive || lb.isolated) {
+                // Nobody will replace this leader before the controller is back.
+                continue;
+            }
             let Some(ls) = lb.leading.get(&p) else {
                 return false;
             };
-            if ls.epoch != st.epoch || ls.pending_isr.is_some() || !ls.delayed.is_empty() {
+            if ls.epoch != st.epoch || (ls.pending_isr.is_some() && ctrl_reachable) || !ls.delayed.is_empty() {
                 return false;
             }
             let log = &lb.logs[&p];
-            if log.hw != log.leo() && !(self.sc.version.hw_frozen_under_min_isr() && ls.isr.len() < self.eff_min_isr(p)) {
+            // Without a controller the ISR cannot shrink, so an ISR member that is down or cut
+            // off holds the high watermark back for good.
+            let held = !ctrl_reachable && ls.isr.iter().any(|&r| r != l && (!self.brokers[r].alive || self.brokers[r].isolated));
+            if log.hw != log.leo() && !held && !(self.sc.version.hw_frozen_under_min_isr() && ls.isr.len() < self.eff_min_isr(p)) {
                 return false;
             }
             for &r in &self.parts[p].replicas {
