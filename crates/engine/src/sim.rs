@@ -4001,11 +4001,16 @@ impl Sim {
         pr.inst += 1;
         let name = pr.cfg.name.clone();
         let recs: Vec<RecId> = pr.batches.values().flat_map(|b| b.recs.iter().copied()).collect();
+        // Records the open transaction already holds: their fate now waits on the coordinator.
+        let open: Vec<RecId> = pr.txn.as_ref().map(|t| t.recs.iter().copied().filter(|r| !recs.contains(r)).collect()).unwrap_or_default();
         self.reset_producer(p);
         tr!(self, "{name} crashes with {} unanswered record(s)", recs.len());
         for r in recs {
             self.recs[r as usize].status = RecStatus::NoAnswer;
             why!(self, r, "{name} crashed before it was answered");
+        }
+        for r in open {
+            why!(self, r, "{name} crashed with its transaction open: a new instance or transaction.timeout.ms will abort it");
         }
     }
 

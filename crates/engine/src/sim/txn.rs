@@ -814,7 +814,7 @@ impl Sim {
         self.reply(m, Body::EndTxnResp { req, res: Ok(meta.epoch) });
         let keys = self.txn_send_markers(id, commit);
         if commit {
-            for &r in &meta.recs {
+            for &r in &self.txn_recs(id) {
                 let part = self.recs[r as usize].part;
                 why!(self, r, "coordinator wrote PrepareCommit for transaction {id}: the point of no return");
                 self.hooks.push(HookEv {
@@ -826,12 +826,35 @@ impl Sim {
         }
     }
 
+    /// The records of `id`'s open transaction, for hooks and why-chains: those the coordinator
+    /// learnt of when it added their partitions, then every later one the producer wrote into
+    /// the transaction on those partitions (a partition is added once, so the coordinator never
+    /// hears of them), as the replicas' logs hold them.
+    pub(crate) fn txn_recs(&self, id: &str) -> Vec<RecId> {
+        let Some(meta) = self.txn_ids.get(id) else { return Vec::new() };
+        let mut recs = meta.recs.clone();
+        for &p in meta.parts.iter() {
+            for br in &self.brokers {
+                let Some(log) = br.logs.get(&p) else { continue };
+                let Some(&first) = log.ongoing.get(&meta.pid) else { continue };
+                for e in log.entries.range(first as usize, log.entries.len()) {
+                    if let (Some(r), true, None) = (e.rec, e.pid == meta.pid && e.txn, e.control) {
+                        if !recs.contains(&r) {
+                            recs.push(r);
+                        }
+                    }
+                }
+            }
+        }
+        recs
+    }
+
     /// Aborts an open transaction from the coordinator's side with a new epoch (timeout or a
     /// new instance), which fences the producer that had it open.
     fn txn_abort(&mut self, id: &str, new_epoch: i16, why: &str) {
+        let recs = self.txn_recs(id);
         let Some(meta) = self.txn_ids.get_mut(id) else { return };
         meta.epoch = new_epoch;
-        let recs = meta.recs.clone();
         self.txn_transition(id, TxnState::PrepareEpochFence);
         self.txn_transition(id, TxnState::PrepareAbort);
         for r in recs {
@@ -883,8 +906,7 @@ impl Sim {
             Some(l) => {
                 if moved && self.explain {
                     // The learner sees why the marker is written twice, or on another broker.
-                    let recs: Vec<RecId> = self.txn_ids.get(id).map(|t| t.recs.clone()).unwrap_or_default();
-                    let recs: Vec<RecId> = recs.into_iter().filter(|&r| self.recs[r as usize].part == part).collect();
+                    let recs: Vec<RecId> = self.txn_recs(id).into_iter().filter(|&r| self.recs[r as usize].part == part).collect();
                     let kind = if commit { "COMMIT" } else { "ABORT" };
                     for r in recs {
                         why!(self, r, "the coordinator sends the {kind} marker again, to {}, the new leader: the last leader never confirmed it replicated", Sim::bname(l));
@@ -949,6 +971,9 @@ impl Sim {
             Some(s) => epoch < s,
             None => false,
         };
+        // Where this producer's open transaction starts on the partition: the marker ends the
+        // records from there on.
+        let first = self.brokers[b].logs.get(&part).and_then(|l| l.ongoing.get(&pid).copied());
         let res = if !self.brokers[b].leading.contains_key(&part) {
             Err(KErr::NotLeaderOrFollower)
         } else if self.brokers[b].leading[&part].isr.len() < self.eff_min_isr(part) {
@@ -967,7 +992,16 @@ impl Sim {
                 // copy carries the producer epoch of the transaction open now, so the partition
                 // takes it and ends that transaction early (Jepsen's aborted read, KIP-890).
                 let late = self.txn_ids.get(id).is_none_or(|t| !t.pending_markers.contains_key(&part));
-                if late {
+                if late && first.is_none() {
+                    // No transaction of this producer is open here: the copy ends nothing (a
+                    // marker sent again after a coordinator failover, say).
+                    tr!(
+                        self,
+                        "{} appended another {kind} marker of {id} on {} at offset {off} (a copy the coordinator sent again; no transaction of this producer is open there, so it ends nothing)",
+                        Sim::bname(b),
+                        self.parts[part].name
+                    );
+                } else if late {
                     tr!(
                         self,
                         "{} appended a late {kind} marker of {id} on {} at offset {off} (sent for an earlier transaction, with the open one's producer epoch)",
@@ -977,18 +1011,29 @@ impl Sim {
                 } else {
                     tr!(self, "{} appended the {kind} marker of {id} on {} at offset {off}", Sim::bname(b), self.parts[part].name);
                 }
-                let recs: Vec<RecId> = self.txn_ids.get(id).map(|t| t.recs.clone()).unwrap_or_default();
-                for r in recs {
-                    if self.recs[r as usize].part != part {
-                        continue;
-                    }
-                    if late {
-                        // Only the records already below the marker are ended by it; one still
-                        // on its way lands after it.
-                        let log = &self.brokers[b].logs[&part];
-                        if !log.entries.range(0, off as usize).any(|e| e.rec == Some(r)) {
-                            continue;
+                // The records the marker ends: this producer's data below it, from the start of
+                // its open transaction (a late marker ends only those; one still on its way
+                // lands after it), and the records the coordinator knows of on this partition.
+                let mut recs: Vec<RecId> = Vec::new();
+                if let Some(first) = first {
+                    let log = &self.brokers[b].logs[&part];
+                    recs.extend(
+                        log.entries
+                            .range(first as usize, off as usize)
+                            .filter(|e| e.pid == pid && e.txn && e.control.is_none())
+                            .filter_map(|e| e.rec),
+                    );
+                }
+                if !late {
+                    let known = self.txn_ids.get(id).map(|t| t.recs.clone()).unwrap_or_default();
+                    for r in known {
+                        if self.recs[r as usize].part == part && !recs.contains(&r) {
+                            recs.push(r);
                         }
+                    }
+                }
+                for r in recs {
+                    if late {
                         why!(
                             self,
                             r,
