@@ -542,6 +542,11 @@ pub struct Broker {
     pub isolated: bool,
     pub isolated_from_clients: bool,
     pub inc: u32,
+    /// Whether this incarnation has caught up with the metadata log up to its registration.
+    /// A restarted KRaft broker opens its listeners to clients only then (`BrokerServer`
+    /// startup waits for the first metadata publish before `enableRequestProcessing`), so
+    /// until the controller has registered it, clients cannot connect.
+    pub caught_up: bool,
     pub slow_until: Time,
     pub logs: IdxMap<Log>,
     pub meta: Vec<Option<PartState>>,
@@ -1237,6 +1242,7 @@ impl Sim {
                 silent: false,
                 isolated: false,
                 isolated_from_clients: false,
+                caught_up: true,
                 inc: 0,
                 slow_until: 0,
                 logs: parts.iter().enumerate().filter(|(_, p)| p.replicas.contains(&b)).map(|(i, _)| (i, Log::default())).collect(),
@@ -1967,6 +1973,7 @@ impl Sim {
                 if inc != self.brokers[b].inc {
                     return;
                 }
+                self.brokers[b].caught_up = true;
                 self.brokers[b].fenced_view = fenced;
                 for (p, st) in parts {
                     self.apply_part_state(b, p, st);
@@ -3194,7 +3201,7 @@ impl Sim {
     /// such a request time out after `request.timeout.ms`.)
     fn connect_refused(&mut self, p: usize, b: usize) -> bool {
         let br = &self.brokers[b];
-        if br.alive || br.silent || (br.isolated && br.isolated_from_clients) {
+        if (br.alive && br.caught_up) || br.silent || (br.isolated && br.isolated_from_clients) {
             return false;
         }
         // Told once per outage (the first attempts after a loss), not at every backoff.
@@ -3203,9 +3210,18 @@ impl Sim {
         self.producers[p].meta_wanted = true;
         if first {
             let name = self.producers[p].cfg.name.clone();
-            tr!(self, "{name}: connection to {} refused (its process is down); what was for it stays queued", Self::bname(b));
+            tr!(self, "{name}: connection to {} refused ({}); what was for it stays queued", Self::bname(b), self.refusal(b));
         }
         true
+    }
+
+    /// Why broker `b` refuses a client's connection.
+    fn refusal(&self, b: usize) -> &'static str {
+        if self.brokers[b].alive {
+            "it restarted and has not caught up with the metadata log, so it does not accept clients yet"
+        } else {
+            "its process is down"
+        }
     }
 
     /// `pick_node` among the brokers that accept a connection.
@@ -3803,13 +3819,9 @@ impl Sim {
                         (true, true) => "; the controller is cut off from the brokers",
                         _ => "",
                     };
+                    let refusal = self.refusal(leader);
                     for r in untold {
-                        why!(
-                            self,
-                            r,
-                            "{name} could not connect to {} (its process is down): it waits in the accumulator{ctrl}",
-                            Self::bname(leader)
-                        );
+                        why!(self, r, "{name} could not connect to {} ({refusal}): it waits in the accumulator{ctrl}", Self::bname(leader));
                     }
                     break;
                 }
@@ -4636,6 +4648,7 @@ impl Sim {
         br.alive = true;
         br.silent = false;
         br.inc += 1;
+        br.caught_up = false;
         br.slow_until = 0;
         for m in br.meta.iter_mut() {
             *m = None;
@@ -4814,10 +4827,15 @@ impl Sim {
                 // Nobody will replace this leader before the controller is back.
                 continue;
             }
-            let Some(ls) = lb.leading.get(&p) else {
-                return false;
+            let Some(ls) = lb.leading.get(&p).filter(|ls| ls.epoch == st.epoch) else {
+                // The leader has not heard of its leadership yet: metadata on its way (busy,
+                // below), or never, while the controller is away.
+                if ctrl_reachable {
+                    return false;
+                }
+                continue;
             };
-            if ls.epoch != st.epoch || (ls.pending_isr.is_some() && ctrl_reachable) || !ls.delayed.is_empty() {
+            if (ls.pending_isr.is_some() && ctrl_reachable) || !ls.delayed.is_empty() {
                 return false;
             }
             let log = &lb.logs[&p];
