@@ -42,6 +42,38 @@ const KAFKA_MENU: &[(&str, &str)] = &[
     ("4.0", "4.0"),
 ];
 
+/// The faults a broker's (or, without the broker-only ones, the controller's) menu offers:
+/// (verb of its accessible name, button text, fault action).
+fn node_actions(alive: bool, isolated: bool, broker: bool) -> Vec<(&'static str, &'static str, &'static str)> {
+    if !alive {
+        return vec![("Restart", "restart", "restart-broker")];
+    }
+    let mut v = vec![("Kill", "kill", "kill-broker")];
+    if broker {
+        v.extend([("Power loss on", "power loss", "power-loss"), ("Wipe", "wipe disk", "wipe-broker")]);
+    }
+    v.push(if isolated { ("Heal", "heal", "heal") } else { ("Isolate", "isolate", "isolate-broker") });
+    if broker {
+        v.push(("Slow", "slow 40 s", "slow-follower"));
+    }
+    v
+}
+
+/// One button per action, named "<verb> <node>" for screen readers and tests.
+fn menu_buttons(
+    link: &html::Scope<App>,
+    actions: Vec<(&'static str, &'static str, &'static str)>,
+    node: &str,
+    msg: impl Fn(&'static str) -> Msg + Copy + 'static,
+) -> Html {
+    actions
+        .into_iter()
+        .map(|(verb, word, action)| {
+            html! { <button aria-label={format!("{verb} {node}")} onclick={link.callback(move |_| msg(action))}>{ word }</button> }
+        })
+        .collect()
+}
+
 pub struct Lesson {
     pub title: &'static str,
     pub text: &'static str,
@@ -1104,34 +1136,13 @@ impl App {
                     html! {
                         <div class="node-menu" role="group" aria-label={format!("Broker {name}")}>
                             <strong>{ format!("{name}: {state}{}", if fenced { ", fenced by the controller" } else { "" }) }</strong>
-                            if br.alive {
-                                <button aria-label={format!("Kill {name}")} onclick={link.callback(move |_| Msg::Broker("kill-broker", b))}>{ "kill" }</button>
-                                <button aria-label={format!("Power loss on {name}")} onclick={link.callback(move |_| Msg::Broker("power-loss", b))}>{ "power loss" }</button>
-                                <button aria-label={format!("Wipe {name}")} onclick={link.callback(move |_| Msg::Broker("wipe-broker", b))}>{ "wipe disk" }</button>
-                                if br.isolated {
-                                    <button aria-label={format!("Heal {name}")} onclick={link.callback(move |_| Msg::Broker("heal", b))}>{ "heal" }</button>
-                                } else {
-                                    <button aria-label={format!("Isolate {name}")} onclick={link.callback(move |_| Msg::Broker("isolate-broker", b))}>{ "isolate" }</button>
-                                }
-                                <button aria-label={format!("Slow {name}")} onclick={link.callback(move |_| Msg::Broker("slow-follower", b))}>{ "slow 40 s" }</button>
-                            } else {
-                                <button aria-label={format!("Restart {name}")} onclick={link.callback(move |_| Msg::Broker("restart-broker", b))}>{ "restart" }</button>
-                            }
+                            { menu_buttons(link, node_actions(br.alive, br.isolated, true), &name, move |a| Msg::Broker(a, b)) }
                         </div>
                     }
                 }) }
                 <div class="node-menu" role="group" aria-label="Controller">
-                    <strong>{ format!("controller (KRaft, one voter): {}", if !sim.ctrl.alive { "down" } else if sim.ctrl.isolated { "cut off from the brokers" } else { "up" }) }</strong>
-                    if !sim.ctrl.alive {
-                        <button aria-label="Restart the controller" onclick={link.callback(|_| Msg::Controller("restart-broker"))}>{ "restart" }</button>
-                    } else {
-                        <button aria-label="Kill the controller" onclick={link.callback(|_| Msg::Controller("kill-broker"))}>{ "kill" }</button>
-                        if sim.ctrl.isolated {
-                            <button aria-label="Heal the controller" onclick={link.callback(|_| Msg::Controller("heal"))}>{ "heal" }</button>
-                        } else {
-                            <button aria-label="Isolate the controller" onclick={link.callback(|_| Msg::Controller("isolate-broker"))}>{ "isolate" }</button>
-                        }
-                    }
+                    <strong>{ format!("controller: {}", if !sim.ctrl.alive { "down" } else if sim.ctrl.isolated { "isolated" } else { "up" }) }</strong>
+                    { menu_buttons(link, node_actions(sim.ctrl.alive, sim.ctrl.isolated, false), "the controller", Msg::Controller) }
                 </div>
                 { for (0..sim.consumers.len()).map(|c| self.view_consumer(ctx, sim, c)) }
                 { self.view_wire(ctx, sim) }

@@ -517,3 +517,21 @@ test('a producer held up by a dead leader names its first buffered records and c
   await expect(page.getByRole('group', { name: 'Producer producer' })).toContainText('buffered: r1 r2 r3 r4 r5 r6 r7 r8 +32 more');
   await expect(nowFate(page, 'r40')).toContainText('pending');
 });
+
+test('the controller can be killed from its menu: the dead leader is never replaced, and a later record times out', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'acks=all: the ISR already has it');
+  await expect(finalFate(page, 'r3')).toHaveText('✔ committed');
+  await page.getByRole('button', { name: 'Kill the controller' }).click();
+  await expect(page.getByRole('status')).toContainText('kill-broker controller');
+  await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/do = "kill-broker"\s*\ntarget = "controller"/);
+  await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
+  await expect(finalFate(page, 'r3')).toHaveText('⊘ rejected');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(page.getByRole('group', { name: 'Controller' })).toContainText('controller: down');
+  await page.getByRole('button', { name: 'r3', exact: true }).click();
+  await expect(page.getByRole('list', { name: 'Why chain' })).toContainText('no controller is up to elect another leader');
+  // Restarting it at the end adds the restart to the scenario.
+  await page.getByRole('button', { name: 'Restart the controller' }).click();
+  await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/do = "restart-broker"\s*\ntarget = "controller"/);
+});

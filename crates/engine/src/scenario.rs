@@ -1367,9 +1367,9 @@ fn parse_fault(
                 // follower.
                 match action {
                     Action::WipeBroker => {
-                        return err(t.key("target"), "wipe-broker cannot target the controller: the lab keeps the KRaft metadata log, which a one-voter quorum cannot lose and recover; use kill-broker and restart-broker")
+                        return err(t.key("target"), "wipe-broker cannot target the controller: its metadata log is kept")
                     }
-                    Action::SlowFollower => return err(t.key("target"), "slow-follower needs a broker that follows a partition; the controller follows none"),
+                    Action::SlowFollower => return err(t.key("target"), "the controller follows no partition"),
                     _ => {}
                 }
             } else if !ok {

@@ -3110,16 +3110,16 @@ impl Sim {
             Action::KillBroker | Action::PowerLoss => {
                 if self.ctrl.alive {
                     self.ctrl.alive = false;
-                    tr!(self, "controller is down: until it restarts no broker is fenced, no leader elected and no ISR changed");
+                    tr!(self, "controller is down: no fencing, election or ISR change until it restarts");
                 }
             }
             Action::RestartBroker => {
                 if self.ctrl.alive {
-                    tr!(self, "controller is already running; nothing happens");
+                    tr!(self, "controller is already up");
                     return;
                 }
                 self.ctrl.alive = true;
-                self.controller_activate("restarts and reads its metadata log");
+                self.controller_activate("restarts");
             }
             Action::IsolateBroker => self.ctrl.isolated = true,
             Action::Heal => {
@@ -3140,7 +3140,7 @@ impl Sim {
     /// (`ClusterControlManager.activate` touches each one), so none is fenced for the time the
     /// controller was away; the brokers then catch up with the metadata log.
     fn controller_activate(&mut self, why: &str) {
-        tr!(self, "controller {why}; every broker gets a new broker.session.timeout.ms to heartbeat");
+        tr!(self, "controller {why}: every broker gets a fresh session");
         let session = self.sc.cluster.broker_session_timeout_ms * MS;
         for b in 0..self.brokers.len() {
             self.ctrl.last_hb[b] = self.now;
@@ -3218,7 +3218,7 @@ impl Sim {
     /// Why broker `b` refuses a client's connection.
     fn refusal(&self, b: usize) -> &'static str {
         if self.brokers[b].alive {
-            "it restarted and has not caught up with the metadata log, so it does not accept clients yet"
+            "restarted, it has not caught up with the metadata log"
         } else {
             "its process is down"
         }
@@ -3815,8 +3815,8 @@ impl Sim {
                     let name = cfg.name.clone();
                     // Only a controller elects another leader: say so when it cannot.
                     let ctrl = match (self.ctrl.alive, self.ctrl.isolated) {
-                        (false, _) => "; the controller is down, so no new leader is elected until it restarts",
-                        (true, true) => "; the controller is cut off from the brokers",
+                        (false, _) => "; no controller is up to elect another leader",
+                        (true, true) => "; the controller is cut off",
                         _ => "",
                     };
                     let refusal = self.refusal(leader);
@@ -4022,7 +4022,7 @@ impl Sim {
             why!(self, r, "{name} crashed before it was answered");
         }
         for r in open {
-            why!(self, r, "{name} crashed with its transaction open: a new instance or transaction.timeout.ms will abort it");
+            why!(self, r, "{name} crashed with its transaction open");
         }
     }
 

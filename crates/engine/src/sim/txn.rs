@@ -997,7 +997,7 @@ impl Sim {
                     // marker sent again after a coordinator failover, say).
                     tr!(
                         self,
-                        "{} appended another {kind} marker of {id} on {} at offset {off} (a copy the coordinator sent again; no transaction of this producer is open there, so it ends nothing)",
+                        "{} appended another {kind} marker of {id} on {} at offset {off}: a copy sent again, it ends nothing",
                         Sim::bname(b),
                         self.parts[part].name
                     );
