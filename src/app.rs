@@ -42,33 +42,30 @@ const KAFKA_MENU: &[(&str, &str)] = &[
     ("4.0", "4.0"),
 ];
 
-/// The faults a broker's (or, without the broker-only ones, the controller's) menu offers:
-/// (verb of its accessible name, button text, fault action).
-fn node_actions(alive: bool, isolated: bool, broker: bool) -> Vec<(&'static str, &'static str, &'static str)> {
-    if !alive {
-        return vec![("Restart", "restart", "restart-broker")];
+/// The faults a node's menu offers, as (verb of its accessible name, button text, action).
+type Actions = &'static [(&'static str, &'static str, &'static str)];
+
+fn node_actions(alive: bool, isolated: bool, broker: bool) -> Actions {
+    const KILL: (&str, &str, &str) = ("Kill", "kill", "kill-broker");
+    const POWER: (&str, &str, &str) = ("Power loss on", "power loss", "power-loss");
+    const WIPE: (&str, &str, &str) = ("Wipe", "wipe disk", "wipe-broker");
+    const HEAL: (&str, &str, &str) = ("Heal", "heal", "heal");
+    const ISOLATE: (&str, &str, &str) = ("Isolate", "isolate", "isolate-broker");
+    const SLOW: (&str, &str, &str) = ("Slow", "slow 40 s", "slow-follower");
+    match (alive, isolated, broker) {
+        (false, ..) => &[("Restart", "restart", "restart-broker")],
+        (true, true, true) => &[KILL, POWER, WIPE, HEAL, SLOW],
+        (true, false, true) => &[KILL, POWER, WIPE, ISOLATE, SLOW],
+        (true, true, false) => &[KILL, HEAL],
+        (true, false, false) => &[KILL, ISOLATE],
     }
-    let mut v = vec![("Kill", "kill", "kill-broker")];
-    if broker {
-        v.extend([("Power loss on", "power loss", "power-loss"), ("Wipe", "wipe disk", "wipe-broker")]);
-    }
-    v.push(if isolated { ("Heal", "heal", "heal") } else { ("Isolate", "isolate", "isolate-broker") });
-    if broker {
-        v.push(("Slow", "slow 40 s", "slow-follower"));
-    }
-    v
 }
 
 /// One button per action, named "<verb> <node>" for screen readers and tests.
-fn menu_buttons(
-    link: &html::Scope<App>,
-    actions: Vec<(&'static str, &'static str, &'static str)>,
-    node: &str,
-    msg: impl Fn(&'static str) -> Msg + Copy + 'static,
-) -> Html {
+fn menu_buttons(link: &html::Scope<App>, actions: Actions, node: &str, msg: impl Fn(&'static str) -> Msg + Copy + 'static) -> Html {
     actions
-        .into_iter()
-        .map(|(verb, word, action)| {
+        .iter()
+        .map(|&(verb, word, action)| {
             html! { <button aria-label={format!("{verb} {node}")} onclick={link.callback(move |_| msg(action))}>{ word }</button> }
         })
         .collect()

@@ -3104,45 +3104,35 @@ impl Sim {
     /// fences every broker whose heartbeats stop reaching it (all of them), which the brokers
     /// do not hear of until the cut heals.
     fn controller_fault(&mut self, action: Action, said: String) {
-        tr!(self, "{said} on the controller");
-        self.faults_log.push((self.now, format!("{said} on the controller")));
-        match action {
-            Action::KillBroker | Action::PowerLoss => {
-                if self.ctrl.alive {
-                    self.ctrl.alive = false;
-                    tr!(self, "controller is down: no fencing, election or ISR change until it restarts");
-                }
-            }
-            Action::RestartBroker => {
-                if self.ctrl.alive {
-                    tr!(self, "controller is already up");
-                    return;
-                }
-                self.ctrl.alive = true;
-                self.controller_activate("restarts");
-            }
-            Action::IsolateBroker => self.ctrl.isolated = true,
-            Action::Heal => {
-                if self.ctrl.isolated {
-                    self.ctrl.isolated = false;
-                    if self.ctrl.alive {
-                        // The brokers catch up with the metadata log they could not fetch.
-                        let all: Vec<usize> = (0..self.parts.len()).collect();
-                        self.ctrl_publish(&all);
-                    }
-                }
-            }
-            _ => {}
+        let c = &mut self.ctrl;
+        // Scenario parsing leaves only kill (or power loss), restart, isolate and heal here.
+        // (brokers get the metadata log, every broker gets a fresh session, trace note)
+        let (publish, fresh, note) = match action {
+            Action::RestartBroker if !c.alive => (true, true, ": every broker gets a fresh session"),
+            Action::RestartBroker | Action::IsolateBroker => (false, false, ""),
+            Action::Heal => (c.alive && c.isolated, false, ""),
+            _ => (false, false, ": no fencing, election or ISR change until it restarts"),
+        };
+        c.isolated = action == Action::IsolateBroker || (c.isolated && action != Action::Heal);
+        c.alive = action == Action::RestartBroker || (c.alive && note.is_empty());
+        let said = format!("{said} on the controller{note}");
+        tr!(self, "{said}");
+        self.faults_log.push((self.now, said));
+        if publish {
+            self.controller_activate(fresh);
         }
     }
 
     /// A controller that becomes active gives every registered broker a fresh session
     /// (`ClusterControlManager.activate` touches each one), so none is fenced for the time the
-    /// controller was away; the brokers then catch up with the metadata log.
-    fn controller_activate(&mut self, why: &str) {
-        tr!(self, "controller {why}: every broker gets a fresh session");
+    /// controller was away; the brokers then catch up with the metadata log (which is all a
+    /// healed controller, active throughout, does).
+    fn controller_activate(&mut self, fresh: bool) {
         let session = self.sc.cluster.broker_session_timeout_ms * MS;
         for b in 0..self.brokers.len() {
+            if !fresh {
+                break;
+            }
             self.ctrl.last_hb[b] = self.now;
             self.ctrl.hb_seq[b] += 1;
             let seq = self.ctrl.hb_seq[b];
@@ -4014,7 +4004,7 @@ impl Sim {
         let name = pr.cfg.name.clone();
         let recs: Vec<RecId> = pr.batches.values().flat_map(|b| b.recs.iter().copied()).collect();
         // Records the open transaction already holds: their fate now waits on the coordinator.
-        let open: Vec<RecId> = pr.txn.as_ref().map(|t| t.recs.iter().copied().filter(|r| !recs.contains(r)).collect()).unwrap_or_default();
+        let open: Vec<RecId> = pr.txn.as_ref().map(|t| t.recs.clone()).unwrap_or_default();
         self.reset_producer(p);
         tr!(self, "{name} crashes with {} unanswered record(s)", recs.len());
         for r in recs {
@@ -4022,7 +4012,9 @@ impl Sim {
             why!(self, r, "{name} crashed before it was answered");
         }
         for r in open {
-            why!(self, r, "{name} crashed with its transaction open");
+            if matches!(self.recs[r as usize].status, RecStatus::Acked(_)) {
+                why!(self, r, "{name} crashed with its transaction open");
+            }
         }
     }
 
@@ -4422,11 +4414,11 @@ impl Sim {
             | Action::RestartBroker
             | Action::IsolateBroker
             | Action::SlowFollower
+            | Action::Heal
                 if f.target.as_deref() == Some("controller") =>
             {
                 self.controller_fault(f.action, said);
             }
-            Action::Heal if f.target.as_deref() == Some("controller") => self.controller_fault(f.action, said),
             Action::KillBroker
             | Action::WipeBroker
             | Action::PowerLoss

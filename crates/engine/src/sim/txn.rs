@@ -1012,8 +1012,7 @@ impl Sim {
                     tr!(self, "{} appended the {kind} marker of {id} on {} at offset {off}", Sim::bname(b), self.parts[part].name);
                 }
                 // The records the marker ends: this producer's data below it, from the start of
-                // its open transaction (a late marker ends only those; one still on its way
-                // lands after it), and the records the coordinator knows of on this partition.
+                // its open transaction (one still on its way lands after it).
                 let mut recs: Vec<RecId> = Vec::new();
                 if let Some(first) = first {
                     let log = &self.brokers[b].logs[&part];
@@ -1023,14 +1022,6 @@ impl Sim {
                             .filter(|e| e.pid == pid && e.txn && e.control.is_none())
                             .filter_map(|e| e.rec),
                     );
-                }
-                if !late {
-                    let known = self.txn_ids.get(id).map(|t| t.recs.clone()).unwrap_or_default();
-                    for r in known {
-                        if self.recs[r as usize].part == part && !recs.contains(&r) {
-                            recs.push(r);
-                        }
-                    }
                 }
                 for r in recs {
                     if late {
