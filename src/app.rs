@@ -1127,7 +1127,7 @@ impl App {
                 </div>
                 { for (0..sim.brokers.len()).map(|b| {
                     let br = &sim.brokers[b];
-                    let state = if !br.alive { "down" } else if br.isolated { "isolated" } else if sim.is_slow(b) { "slow" } else { "up" };
+                    let state = if !br.alive { "down" } else if !br.caught_up { "starting, not yet registered" } else if br.isolated { "isolated" } else if sim.is_slow(b) { "slow" } else { "up" };
                     let fenced = sim.ctrl.fenced[b];
                     let name = format!("b{}", b + 1);
                     html! {
@@ -1421,7 +1421,7 @@ impl App {
                         let b: usize = r.broker.trim_start_matches('b').parse::<usize>().unwrap_or(1) - 1;
                         let leader = p.leader.as_deref() == Some(r.broker.as_str());
                         let in_isr = p.isr.contains(&r.broker);
-                        let status = if !r.alive { " ☠ down" } else if sim.brokers[b].isolated { " ⚡ isolated" } else if sim.is_slow(b) { " 🐢 slow" } else { "" };
+                        let status = if !r.alive { " ☠ down" } else if !sim.brokers[b].caught_up { " · starting" } else if sim.brokers[b].isolated { " ⚡ isolated" } else if sim.is_slow(b) { " 🐢 slow" } else { "" };
                         let title = format!("{}{}", r.broker, if leader { " ★ leader" } else { "" });
                         let sub = format!("{}{}", if in_isr { "in ISR" } else { "out of ISR" }, status);
                         let hw_x = left + cell * (r.high_watermark.saturating_sub(first as u64) as f64);
