@@ -1185,7 +1185,7 @@ impl App {
                 if p.buffered_total > 0 { <span>{ format!("buffered: {}", id_list(&p.buffered, p.buffered_total)) }</span> }
                 if p.of_consumer {
                     <span>{ "(the read-process-write application's own producer: crash or restart its consumer)" }</span>
-                } else if p.crashed {
+                } else if p.crashed || p.closed {
                     <button onclick={link.callback(|_| Msg::Producer("restart-producer"))}>{ "restart producer" }</button>
                 } else if !p.closed {
                     <button onclick={link.callback(|_| Msg::Producer("crash-producer"))}>{ "crash producer" }</button>
@@ -1383,7 +1383,7 @@ impl App {
                 if cs.alive {
                     <button onclick={link.callback(move |_| Msg::Consumer("crash-consumer", n1.clone()))}>{ "crash consumer" }</button>
                     <button onclick={link.callback(move |_| Msg::Consumer("close-consumer", n2.clone()))}>{ "close consumer" }</button>
-                } else if cs.crashed {
+                } else if cs.crashed || cs.closed {
                     <button onclick={link.callback(move |_| Msg::Consumer("restart-consumer", n3.clone()))}>{ "restart consumer" }</button>
                 }
             </div>

@@ -4103,9 +4103,12 @@ impl Sim {
     }
 
     fn producer_restart(&mut self, p: usize, resend: bool) {
-        if self.producers[p].alive || self.producers[p].closed {
+        if self.producers[p].alive {
             return;
         }
+        // After close() too: the application starts a new instance of its producer.
+        self.producers[p].closed = false;
+        self.producers[p].closing = false;
         self.reset_producer(p);
         let pr = &mut self.producers[p];
         pr.alive = true;

@@ -795,10 +795,12 @@ impl Sim {
     }
 
     pub(crate) fn consumer_restart(&mut self, c: usize) {
-        if self.consumers[c].alive || self.consumers[c].closed {
+        if self.consumers[c].alive {
             return;
         }
-        // A new instance: it starts from the committed offsets, not its old positions.
+        // A new instance (after a crash or a close()): it starts from the committed offsets,
+        // not its old positions.
+        self.consumers[c].closed = false;
         self.consumers[c].assigned.clear();
         self.consumers[c].position.clear();
         self.consumers[c].inst += 1;
@@ -817,6 +819,8 @@ impl Sim {
             // close() commits the positions synchronously (R-L2); modelled as done at once.
             let g = self.consumers[c].group;
             let pos = self.consumers[c].position.clone();
+            let name = self.consumers[c].cfg.name.clone();
+            tr!(self, "consumer {name}: close() commits its positions (enable.auto.commit)");
             self.groups[g].committed.extend(pos);
         }
         if let Some(pp) = self.consumers[c].producer {
