@@ -761,6 +761,12 @@ pub struct Producer {
     /// Reconnect backoff per broker after a disconnect.
     backoff_until: Vec<Time>,
     reconnects: Vec<u32>,
+    /// Per broker: an established connection; and, for one being set up with a machine that
+    /// does not answer, when `socket.connection.setup.timeout.ms` runs out (0: none) and how
+    /// many setups in a row failed (the timeout doubles up to its maximum).
+    connected: Vec<bool>,
+    setup_until: Vec<Time>,
+    setup_fails: Vec<u32>,
     /// InitProducerId is not sent again before this (after a timeout: retry.backoff.ms).
     init_not_before: Time,
     wake: Option<Time>,
@@ -795,6 +801,9 @@ impl Producer {
             inflight_to: vec![0; nb],
             backoff_until: vec![0; nb],
             reconnects: vec![0; nb],
+            connected: vec![false; nb],
+            setup_until: vec![0; nb],
+            setup_fails: vec![0; nb],
             init_not_before: 0,
             wake: None,
             loop_at: None,
@@ -3176,6 +3185,7 @@ impl Sim {
         // Every caller has just dropped the connection.
         self.new_connection(Node::Producer(p, self.producers[p].inst), Node::Broker(broker));
         let pr = &mut self.producers[p];
+        pr.connected[broker] = false;
         let n = pr.reconnects[broker].min(5);
         pr.reconnects[broker] += 1;
         pr.backoff_until[broker] = self.now + ((50 * MS) << n).min(1000 * MS);
@@ -3191,7 +3201,17 @@ impl Sim {
     /// such a request time out after `request.timeout.ms`.)
     fn connect_refused(&mut self, p: usize, b: usize) -> bool {
         let br = &self.brokers[b];
-        if (br.alive && br.caught_up) || br.silent || (br.isolated && br.isolated_from_clients) {
+        let unreachable = br.silent || (br.isolated && br.isolated_from_clients);
+        if unreachable && !self.producers[p].connected[b] {
+            return self.connect_unanswered(p, b);
+        }
+        if (br.alive && br.caught_up) || unreachable {
+            // Connected (an established connection to a machine that went quiet stays open
+            // until a request on it times out).
+            let pr = &mut self.producers[p];
+            pr.connected[b] = true;
+            pr.setup_until[b] = 0;
+            pr.setup_fails[b] = 0;
             return false;
         }
         // Told once per outage (the first attempts after a loss), not at every backoff.
@@ -3205,9 +3225,46 @@ impl Sim {
         true
     }
 
+    /// A new connection to a machine that does not answer (powered off, or cut off from its
+    /// clients): nothing is refused, the connection attempt just hangs, and NetworkClient gives
+    /// up after `socket.connection.setup.timeout.ms` (10 s, doubling per failure up to
+    /// `socket.connection.setup.timeout.max.ms`, 30 s; Kafka adds ±20% jitter, the lab none).
+    /// The batch stays queued meanwhile: a connection that never opened is not a send attempt,
+    /// so `retries` is not spent. Then the node waits out its reconnect backoff and the
+    /// producer asks another broker for metadata.
+    fn connect_unanswered(&mut self, p: usize, b: usize) -> bool {
+        let now = self.now;
+        let name = self.producers[p].cfg.name.clone();
+        let pr = &mut self.producers[p];
+        if pr.setup_until[b] == 0 {
+            let timeout = (10_000 * MS << pr.setup_fails[b].min(2)).min(30_000 * MS);
+            pr.setup_until[b] = now + timeout;
+            tr!(
+                self,
+                "{name}: connecting to {}, which does not answer; socket.connection.setup.timeout.ms runs out at t={}",
+                Self::bname(b),
+                FmtTime(now + timeout)
+            );
+        } else if now >= pr.setup_until[b] {
+            pr.setup_until[b] = 0;
+            pr.setup_fails[b] += 1;
+            tr!(
+                self,
+                "{name}: connection setup to {} timed out (socket.connection.setup.timeout.ms); asking for metadata again",
+                Self::bname(b)
+            );
+            self.reconnect_backoff(p, b);
+            self.producers[p].meta_wanted = true;
+        }
+        true
+    }
+
     /// Why broker `b` refuses a client's connection.
     fn refusal(&self, b: usize) -> &'static str {
-        if self.brokers[b].alive {
+        let br = &self.brokers[b];
+        if br.silent || (br.isolated && br.isolated_from_clients) {
+            "its machine does not answer"
+        } else if br.alive {
             "restarted, it has not caught up with the metadata log"
         } else {
             "its process is down"
@@ -3856,7 +3913,7 @@ impl Sim {
         if pr.init == Init::Needed && pr.init_not_before > now {
             note(pr.init_not_before);
         }
-        for &t in &pr.backoff_until {
+        for &t in pr.backoff_until.iter().chain(&pr.setup_until) {
             if t > now {
                 note(t);
             }
@@ -3894,7 +3951,11 @@ impl Sim {
         let nb = pr.inflight_to.len();
         let start = pr.rr;
         pr.rr += 1;
-        (0..nb).map(|i| (start + i) % nb).filter(|&b| pr.backoff_until[b] <= now).min_by_key(|&b| pr.inflight_to[b])
+        // A node still setting up a connection that does not answer is not ready either.
+        (0..nb)
+            .map(|i| (start + i) % nb)
+            .filter(|&b| pr.backoff_until[b] <= now && pr.setup_until[b] <= now)
+            .min_by_key(|&b| pr.inflight_to[b])
     }
 
     fn send_batch(&mut self, p: usize, bid: u64, leader: usize) {
@@ -4032,6 +4093,9 @@ impl Sim {
         pr.inflight_to = vec![0; nb];
         pr.backoff_until = vec![0; nb];
         pr.reconnects = vec![0; nb];
+        pr.connected = vec![false; nb];
+        pr.setup_until = vec![0; nb];
+        pr.setup_fails = vec![0; nb];
         pr.parts = vec![PPart { last_acked: -1, ..Default::default() }; np];
         pr.init = if pr.cfg.idempotence { Init::Needed } else { Init::Ready };
         pr.bump = false;
