@@ -110,6 +110,7 @@ pub const LESSONS: &[Lesson] = &[
     },
     Lesson { title: "Unclean election loses acknowledged data", text: include_str!("../scenarios/unclean-election-loses-data.toml") },
     Lesson { title: "An isolated leader accepts writes no one sees", text: include_str!("../scenarios/isolated-leader-acks1.toml") },
+    Lesson { title: "No controller, no new leader", text: include_str!("../scenarios/controller-down-no-leader-election.toml") },
     Lesson {
         title: "A restarted idempotent producer duplicates",
         text: include_str!("../scenarios/producer-restart-resend-duplicates.toml"),

@@ -535,3 +535,17 @@ test('the controller can be killed from its menu: the dead leader is never repla
   await page.getByRole('button', { name: 'Restart the controller' }).click();
   await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/do = "restart-broker"\s*\ntarget = "controller"/);
 });
+
+test('the "no controller" lesson: r2 waits for a leader nobody elects and times out; r3, sent once the controller is back, is committed', async ({ page }) => {
+  await open(page);
+  await lesson(page, 'No controller, no new leader');
+  await expect(finalFate(page, 'r2')).toHaveText('⊘ rejected');
+  await expect(finalFate(page, 'r3')).toHaveText('✔ committed');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(page.getByRole('group', { name: 'Controller' })).toContainText('controller: up');
+  await page.getByRole('button', { name: 'r2', exact: true }).click();
+  await expect(page.getByRole('list', { name: 'Why chain' })).toContainText('TimeoutException');
+  // At 100 s the controller is still down: the page says so.
+  await page.getByRole('button', { name: /Jump to 122000 ms/ }).first().click();
+  await expect(page.getByRole('group', { name: 'Controller' })).toContainText('controller: down');
+});
