@@ -45,19 +45,35 @@ const KAFKA_MENU: &[(&str, &str)] = &[
 /// The faults a node's menu offers, as (verb of its accessible name, button text, action).
 type Actions = &'static [(&'static str, &'static str, &'static str)];
 
-fn node_actions(alive: bool, isolated: bool, broker: bool) -> Actions {
-    const KILL: (&str, &str, &str) = ("Kill", "kill", "kill-broker");
+const KILL: (&str, &str, &str) = ("Kill", "kill", "kill-broker");
+const RESTART: (&str, &str, &str) = ("Restart", "restart", "restart-broker");
+const HEAL: (&str, &str, &str) = ("Heal", "heal", "heal");
+const ISOLATE: (&str, &str, &str) = ("Isolate", "isolate", "isolate-broker");
+
+/// The controller quorum's menu: kill the active controller (or a standby voter), restart a
+/// voter, cut the active one off from the brokers.
+fn controller_actions(voters_up: u8, alive: bool, isolated: bool) -> Actions {
+    let all = voters_up == klab::sim::CONTROLLER_VOTERS;
+    match (voters_up, all, alive, isolated) {
+        (0, ..) => &[RESTART],
+        (_, true, true, false) => &[KILL, ISOLATE],
+        (_, true, true, true) => &[KILL, HEAL],
+        (_, true, false, _) => &[KILL],
+        (_, false, true, false) => &[KILL, RESTART, ISOLATE],
+        (_, false, true, true) => &[KILL, RESTART, HEAL],
+        (_, false, false, _) => &[KILL, RESTART],
+    }
+}
+
+/// A broker's menu.
+fn node_actions(alive: bool, isolated: bool) -> Actions {
     const POWER: (&str, &str, &str) = ("Power loss on", "power loss", "power-loss");
     const WIPE: (&str, &str, &str) = ("Wipe", "wipe disk", "wipe-broker");
-    const HEAL: (&str, &str, &str) = ("Heal", "heal", "heal");
-    const ISOLATE: (&str, &str, &str) = ("Isolate", "isolate", "isolate-broker");
     const SLOW: (&str, &str, &str) = ("Slow", "slow 40 s", "slow-follower");
-    match (alive, isolated, broker) {
-        (false, ..) => &[("Restart", "restart", "restart-broker")],
-        (true, true, true) => &[KILL, POWER, WIPE, HEAL, SLOW],
-        (true, false, true) => &[KILL, POWER, WIPE, ISOLATE, SLOW],
-        (true, true, false) => &[KILL, HEAL],
-        (true, false, false) => &[KILL, ISOLATE],
+    match (alive, isolated) {
+        (false, _) => &[RESTART],
+        (true, true) => &[KILL, POWER, WIPE, HEAL, SLOW],
+        (true, false) => &[KILL, POWER, WIPE, ISOLATE, SLOW],
     }
 }
 
@@ -1134,13 +1150,18 @@ impl App {
                     html! {
                         <div class="node-menu" role="group" aria-label={format!("Broker {name}")}>
                             <strong>{ format!("{name}: {state}{}", if fenced { ", fenced by the controller" } else { "" }) }</strong>
-                            { menu_buttons(link, node_actions(br.alive, br.isolated, true), &name, move |a| Msg::Broker(a, b)) }
+                            { menu_buttons(link, node_actions(br.alive, br.isolated), &name, move |a| Msg::Broker(a, b)) }
                         </div>
                     }
                 }) }
                 <div class="node-menu" role="group" aria-label="Controller">
-                    <strong>{ format!("controller: {}", if !sim.ctrl.alive { "down" } else if sim.ctrl.isolated { "isolated" } else { "up" }) }</strong>
-                    { menu_buttons(link, node_actions(sim.ctrl.alive, sim.ctrl.isolated, false), "the controller", Msg::Controller) }
+                    <strong>{ format!("controller: {} ({} of {} voters up)", match (sim.ctrl.alive, sim.ctrl.isolated, sim.ctrl.voters_up * 2 > klab::sim::CONTROLLER_VOTERS) {
+                        (true, true, _) => "isolated",
+                        (true, false, _) => "up",
+                        (false, _, true) => "electing",
+                        (false, _, false) => "down, no quorum",
+                    }, sim.ctrl.voters_up, klab::sim::CONTROLLER_VOTERS) }</strong>
+                    { menu_buttons(link, controller_actions(sim.ctrl.voters_up, sim.ctrl.alive, sim.ctrl.isolated), "the controller", Msg::Controller) }
                 </div>
                 { for (0..sim.consumers.len()).map(|c| self.view_consumer(ctx, sim, c)) }
                 { self.view_wire(ctx, sim) }

@@ -518,17 +518,23 @@ test('a producer held up by a dead leader names its first buffered records and c
   await expect(nowFate(page, 'r40')).toContainText('pending');
 });
 
-test('the controller can be killed from its menu: the dead leader is never replaced, and a later record times out', async ({ page }) => {
+test('the controller quorum from its menu: one kill is a failover, a second leaves no quorum, and the dead leader is never replaced', async ({ page }) => {
   await open(page);
   await lesson(page, 'acks=all: the ISR already has it');
   await expect(finalFate(page, 'r3')).toHaveText('✔ committed');
   await page.getByRole('button', { name: 'Kill the controller' }).click();
   await expect(page.getByRole('status')).toContainText('kill-broker controller');
   await expect(page.getByLabel('Scenario (TOML)')).toHaveValue(/do = "kill-broker"\s*\ntarget = "controller"/);
+  // Two voters are left: they elect another active controller, which replaces the dead leader.
+  await expect(finalFate(page, 'r3')).toHaveText('✔ committed');
+  await page.getByRole('button', { name: 'Jump to end' }).click();
+  await expect(page.getByRole('group', { name: 'Controller' })).toContainText('controller: up (2 of 3 voters up)');
+  await page.getByRole('button', { name: 'Jump to start' }).click();
+  await page.getByRole('button', { name: 'Kill the controller' }).click();
   await expect(finalFate(page, 'r1')).toHaveText('✔ committed');
   await expect(finalFate(page, 'r3')).toHaveText('⊘ rejected');
   await page.getByRole('button', { name: 'Jump to end' }).click();
-  await expect(page.getByRole('group', { name: 'Controller' })).toContainText('controller: down');
+  await expect(page.getByRole('group', { name: 'Controller' })).toContainText('controller: down, no quorum (1 of 3 voters up)');
   await page.getByRole('button', { name: 'r3', exact: true }).click();
   await expect(page.getByRole('list', { name: 'Why chain' })).toContainText('no controller is up to elect another leader');
   // Restarting it at the end adds the restart to the scenario.

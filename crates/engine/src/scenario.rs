@@ -1361,10 +1361,10 @@ fn parse_fault(
         if action.on_broker() {
             let ok = parse_broker(tg, cluster.brokers).is_some() || tg == "leader" || tg == "follower" || tg == "coordinator";
             if tg == "controller" {
-                // The lab's KRaft controller is a one-voter quorum outside the brokers: its
-                // process can crash and restart, or be cut off from the brokers. Raft fsyncs its
-                // log before it acts on it, so a power loss is a crash, and nothing of it is a
-                // follower.
+                // The lab's KRaft controller is a quorum of three voters outside the brokers: the
+                // active one (or a standby) can crash and restart, or be cut off from the
+                // brokers. Raft fsyncs its log before it acts on it, so a power loss is a crash,
+                // and no voter follows a partition.
                 match action {
                     Action::WipeBroker => {
                         return err(t.key("target"), "wipe-broker cannot target the controller: its metadata log is kept")

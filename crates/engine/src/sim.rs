@@ -22,6 +22,13 @@ pub const MS: Time = 1000;
 const FETCH_MAX_ENTRIES: usize = 10_000;
 /// Why-chains keep this many lines per record (the first ones and the last ones).
 pub const WHY_MAX: usize = 48;
+/// Voters of the KRaft controller quorum (dedicated controllers, as in production).
+pub const CONTROLLER_VOTERS: u8 = 3;
+/// How long the remaining voters take to elect a new active controller once the active one
+/// died: a voter that hears nothing from the leader for `controller.quorum.fetch.timeout.ms`
+/// (2 s) starts an election, which `controller.quorum.election.timeout.ms` (1 s) bounds.
+const CONTROLLER_FAILOVER_MS: u64 = 3000;
+
 /// A run without `until_ms` stops here at the latest, simulated.
 pub const DEFAULT_HORIZON_MS: u64 = 3_600_000;
 /// Hard bound on the events of one run: the loop can never spin forever.
@@ -320,7 +327,15 @@ pub struct Msg {
 impl Ev {
     /// Events that are work still to come whatever else is idle (see `Sim::work`).
     fn is_work(&self) -> bool {
-        matches!(self, Ev::Fault { .. } | Ev::AppStep { .. } | Ev::SlowEnd { .. } | Ev::WakeFetches { .. } | Ev::ConsumerStart { .. })
+        matches!(
+            self,
+            Ev::Fault { .. }
+                | Ev::AppStep { .. }
+                | Ev::SlowEnd { .. }
+                | Ev::WakeFetches { .. }
+                | Ev::ConsumerStart { .. }
+                | Ev::ControllerElect
+        )
     }
 }
 
@@ -369,6 +384,8 @@ enum Ev {
     SlowEnd {
         b: usize,
     },
+    /// The KRaft quorum's voters elect an active controller (if a majority is up and none is).
+    ControllerElect,
     WakeFetches {
         b: usize,
         inc: u32,
@@ -561,9 +578,12 @@ pub struct Broker {
 pub struct Controller {
     pub parts: Vec<PartState>,
     pub fenced: Vec<bool>,
-    /// The lab's KRaft quorum is one voter: when its process is down nothing in the metadata
-    /// changes (no fencing, election or ISR change) until it restarts.
+    /// An active controller exists. The KRaft quorum has `CONTROLLER_VOTERS` voters outside
+    /// the brokers; while none is active (an election after the active one died, or fewer
+    /// than a majority up) nothing in the metadata changes: no fencing, election or ISR change.
     pub alive: bool,
+    /// Voters whose process is up.
+    pub voters_up: u8,
     /// Cut off from every broker (`isolate-broker` with `target = "controller"`): it goes on
     /// fencing the brokers whose heartbeats no longer reach it, and they do not hear of it.
     pub isolated: bool,
@@ -1310,6 +1330,7 @@ impl Sim {
                 parts: ctrl_parts,
                 fenced: vec![false; nb],
                 alive: true,
+                voters_up: CONTROLLER_VOTERS,
                 isolated: false,
                 last_hb: vec![0; nb],
                 hb_seq: vec![0; nb],
@@ -1839,6 +1860,14 @@ impl Sim {
                 if self.ctrl.alive && self.ctrl.hb_seq[b] == seq && !self.ctrl.fenced[b] {
                     let why = format!("no heartbeat from {} for broker.session.timeout.ms", Self::bname(b));
                     self.ctrl_fence(b, &why);
+                }
+            }
+            Ev::ControllerElect => {
+                let c = &self.ctrl;
+                if !c.alive && c.voters_up * 2 > CONTROLLER_VOTERS {
+                    self.ctrl.alive = true;
+                    tr!(self, "controller: the quorum's voters elect a new active controller; every broker gets a fresh session");
+                    self.controller_activate(true);
                 }
             }
             Ev::Rebalance => {
@@ -3106,29 +3135,60 @@ impl Sim {
         }
     }
 
-    /// A fault on the KRaft controller (`target = "controller"`). The lab's quorum is one
-    /// voter, so while its process is down the metadata stands still: brokers keep the
-    /// leaders and ISRs they last heard of, a dead leader is never replaced, and an ISR never
-    /// shrinks (so acks=all writes wait). Cut off from the brokers, it is still active: it
-    /// fences every broker whose heartbeats stop reaching it (all of them), which the brokers
-    /// do not hear of until the cut heals.
+    /// A fault on the KRaft controller quorum (`target = "controller"`). While no controller is
+    /// active (the voters electing a new one, or fewer than a majority up) the metadata stands
+    /// still: brokers keep the leaders and ISRs they last heard of, a dead leader is not
+    /// replaced, and an ISR does not shrink (so acks=all writes wait). Cut off from the
+    /// brokers, the active controller keeps its quorum and stays active: it fences every broker
+    /// whose heartbeats stop reaching it (all of them), which the brokers do not hear of until
+    /// the cut heals.
     fn controller_fault(&mut self, action: Action, said: String) {
         let c = &mut self.ctrl;
+        let majority = |up: u8| up * 2 > CONTROLLER_VOTERS;
         // Scenario parsing leaves only kill (or power loss), restart, isolate and heal here.
-        // (brokers get the metadata log, every broker gets a fresh session, trace note)
-        let (publish, fresh, note) = match action {
-            Action::RestartBroker if !c.alive => (true, true, ": every broker gets a fresh session"),
-            Action::RestartBroker | Action::IsolateBroker => (false, false, ""),
-            Action::Heal => (c.alive && c.isolated, false, ""),
-            _ => (false, false, ": no fencing, election or ISR change until it restarts"),
+        let (elect_in, note) = match action {
+            Action::RestartBroker if c.voters_up < CONTROLLER_VOTERS => {
+                c.voters_up += 1;
+                // A voter back in a quorum that had lost its majority: an election follows.
+                let regained = !c.alive && c.voters_up * 2 == CONTROLLER_VOTERS + 1;
+                (regained.then_some(1000), if regained { ": a voter is back, and with it a majority" } else { ": a voter is back" })
+            }
+            Action::RestartBroker => (None, ": every voter is already up"),
+            Action::IsolateBroker => {
+                c.isolated = c.alive;
+                (None, "")
+            }
+            Action::Heal => {
+                let publish = c.alive && c.isolated;
+                c.isolated = false;
+                if publish {
+                    // The brokers catch up with the metadata log they could not fetch.
+                    let all: Vec<usize> = (0..self.parts.len()).collect();
+                    self.ctrl_publish(&all);
+                }
+                (None, "")
+            }
+            _ => {
+                // The active controller dies (or, with none active, a standby voter).
+                let was_active = c.alive;
+                c.voters_up = c.voters_up.saturating_sub(1);
+                c.alive = false;
+                c.isolated = false;
+                match (majority(c.voters_up), was_active) {
+                    (true, true) => (Some(CONTROLLER_FAILOVER_MS), ": the active controller dies; the other voters elect another"),
+                    (true, false) => (None, ": a standby voter dies"),
+                    (false, _) => (
+                        None,
+                        ": the quorum has lost its majority, so no controller (no fencing, election or ISR change) until a voter restarts",
+                    ),
+                }
+            }
         };
-        c.isolated = action == Action::IsolateBroker || (c.isolated && action != Action::Heal);
-        c.alive = action == Action::RestartBroker || (c.alive && note.is_empty());
         let said = format!("{said} on the controller{note}");
         tr!(self, "{said}");
         self.faults_log.push((self.now, said));
-        if publish {
-            self.controller_activate(fresh);
+        if let Some(ms) = elect_in {
+            self.push(self.now + ms * MS, Ev::ControllerElect);
         }
     }
 
@@ -3237,7 +3297,7 @@ impl Sim {
         let name = self.producers[p].cfg.name.clone();
         let pr = &mut self.producers[p];
         if pr.setup_until[b] == 0 {
-            let timeout = (10_000 * MS << pr.setup_fails[b].min(2)).min(30_000 * MS);
+            let timeout = ((10_000 * MS) << pr.setup_fails[b].min(2)).min(30_000 * MS);
             pr.setup_until[b] = now + timeout;
             tr!(
                 self,

@@ -65,14 +65,17 @@ fn to_toml(c: &Case) -> String {
                 at + dur
             )),
             "kill-coordinator" => {}
-            // The controller: down (no election, no ISR change) or cut off from every broker
-            // (it fences them all), then back.
+            // The controller quorum: its active controller killed (b even: a failover) or two of
+            // its three voters (b odd: no quorum, so no election or ISR change), or the active
+            // one cut off from every broker (it fences them all); then back.
             "kill-controller" | "isolate-controller" => {
-                let (on, off) = if what == "kill-controller" { ("kill-broker", "restart-broker") } else { ("isolate-broker", "heal") };
-                s.push_str(&format!(
-                    "[[fault]]\nat_ms = {at}\ndo = \"{on}\"\ntarget = \"controller\"\n[[fault]]\nat_ms = {}\ndo = \"{off}\"\ntarget = \"controller\"\n",
-                    at + dur
-                ))
+                let (on, off, n) = if what == "kill-controller" { ("kill-broker", "restart-broker", 1 + b % 2) } else { ("isolate-broker", "heal", 1) };
+                for _ in 0..n {
+                    s.push_str(&format!(
+                        "[[fault]]\nat_ms = {at}\ndo = \"{on}\"\ntarget = \"controller\"\n[[fault]]\nat_ms = {}\ndo = \"{off}\"\ntarget = \"controller\"\n",
+                        at + dur
+                    ))
+                }
             }
             kill => s.push_str(&format!("[[fault]]\nat_ms = {at}\ndo = \"{kill}\"\ntarget = \"b{b}\"\n[[fault]]\nat_ms = {}\ndo = \"restart-broker\"\ntarget = \"b{b}\"\n", at + dur)),
         }
@@ -276,8 +279,9 @@ proptest! {
 
     /// Process crashes keep the log (R-E8), so with acks=all, min ISR 2 and unclean election
     /// off no acknowledged record is lost however many brokers crash at once: a partition
-    /// whose last ISR member is down waits for it (R-F2, R-G1). Writes stop; data stays. The
-    /// controller may be down or cut off from the brokers meanwhile (3 and 4 below): an ISR
+    /// whose last ISR member is down waits for it (R-F2, R-G1). Writes stop; data stays. A
+    /// voter of the controller quorum may die meanwhile (3 below: two such crashes at once
+    /// leave no controller), or the active controller be cut off from the brokers (4): an ISR
     /// that cannot shrink only makes writes wait longer.
     #[test]
     fn acks_all_survives_overlapping_process_crashes(
