@@ -1155,7 +1155,7 @@ impl App {
                     }
                 }) }
                 <div class="node-menu" role="group" aria-label="Controller">
-                    <strong>{ format!("controller: {} ({} of {} voters up)", match (sim.ctrl.alive, sim.ctrl.isolated, sim.ctrl.voters_up * 2 > klab::sim::CONTROLLER_VOTERS) {
+                    <strong>{ format!("controller: {} ({} of {} voters up)", match (sim.ctrl.alive, sim.ctrl.isolated, sim.ctrl.has_quorum()) {
                         (true, true, _) => "isolated",
                         (true, false, _) => "up",
                         (false, _, true) => "electing",

@@ -592,6 +592,21 @@ pub struct Controller {
     inc: Vec<u32>,
 }
 
+impl Broker {
+    /// A client's connection attempt gets no answer at all: the machine lost power, or a
+    /// partition cuts it off from its clients.
+    fn silent_to_clients(&self) -> bool {
+        self.silent || (self.isolated && self.isolated_from_clients)
+    }
+}
+
+impl Controller {
+    /// A majority of the quorum's voters is up, so it can have an active controller.
+    pub fn has_quorum(&self) -> bool {
+        self.voters_up * 2 > CONTROLLER_VOTERS
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct PartInfo {
     pub topic: usize,
@@ -1863,11 +1878,10 @@ impl Sim {
                 }
             }
             Ev::ControllerElect => {
-                let c = &self.ctrl;
-                if !c.alive && c.voters_up * 2 > CONTROLLER_VOTERS {
+                if !self.ctrl.alive && self.ctrl.has_quorum() {
                     self.ctrl.alive = true;
                     tr!(self, "controller: the quorum's voters elect a new active controller; every broker gets a fresh session");
-                    self.controller_activate(true);
+                    self.controller_activate();
                 }
             }
             Ev::Rebalance => {
@@ -3144,13 +3158,13 @@ impl Sim {
     /// the cut heals.
     fn controller_fault(&mut self, action: Action, said: String) {
         let c = &mut self.ctrl;
-        let majority = |up: u8| up * 2 > CONTROLLER_VOTERS;
         // Scenario parsing leaves only kill (or power loss), restart, isolate and heal here.
         let (elect_in, note) = match action {
             Action::RestartBroker if c.voters_up < CONTROLLER_VOTERS => {
+                let had = c.has_quorum();
                 c.voters_up += 1;
                 // A voter back in a quorum that had lost its majority: an election follows.
-                let regained = !c.alive && c.voters_up * 2 == CONTROLLER_VOTERS + 1;
+                let regained = !c.alive && !had && c.has_quorum();
                 (regained.then_some(1000), if regained { ": a voter is back, and with it a majority" } else { ": a voter is back" })
             }
             Action::RestartBroker => (None, ": every voter is already up"),
@@ -3163,8 +3177,7 @@ impl Sim {
                 c.isolated = false;
                 if publish {
                     // The brokers catch up with the metadata log they could not fetch.
-                    let all: Vec<usize> = (0..self.parts.len()).collect();
-                    self.ctrl_publish(&all);
+                    self.ctrl_publish_all();
                 }
                 (None, "")
             }
@@ -3174,7 +3187,7 @@ impl Sim {
                 c.voters_up = c.voters_up.saturating_sub(1);
                 c.alive = false;
                 c.isolated = false;
-                match (majority(c.voters_up), was_active) {
+                match (c.has_quorum(), was_active) {
                     (true, true) => (Some(CONTROLLER_FAILOVER_MS), ": the active controller dies; the other voters elect another"),
                     (true, false) => (None, ": a standby voter dies"),
                     (false, _) => (
@@ -3194,19 +3207,21 @@ impl Sim {
 
     /// A controller that becomes active gives every registered broker a fresh session
     /// (`ClusterControlManager.activate` touches each one), so none is fenced for the time the
-    /// controller was away; the brokers then catch up with the metadata log (which is all a
-    /// healed controller, active throughout, does).
-    fn controller_activate(&mut self, fresh: bool) {
+    /// controller was away; the brokers then catch up with the metadata log.
+    fn controller_activate(&mut self) {
         let session = self.sc.cluster.broker_session_timeout_ms * MS;
         for b in 0..self.brokers.len() {
-            if !fresh {
-                break;
-            }
             self.ctrl.last_hb[b] = self.now;
             self.ctrl.hb_seq[b] += 1;
             let seq = self.ctrl.hb_seq[b];
             self.push(self.now + session, Ev::FenceCheck { b, seq });
         }
+        self.ctrl_publish_all();
+    }
+
+    /// Every partition's state to every broker: the metadata log a broker that could not
+    /// fetch it catches up with.
+    fn ctrl_publish_all(&mut self) {
         let all: Vec<usize> = (0..self.parts.len()).collect();
         self.ctrl_publish(&all);
     }
@@ -3261,7 +3276,7 @@ impl Sim {
     /// such a request time out after `request.timeout.ms`.)
     fn connect_refused(&mut self, p: usize, b: usize) -> bool {
         let br = &self.brokers[b];
-        let unreachable = br.silent || (br.isolated && br.isolated_from_clients);
+        let unreachable = br.silent_to_clients();
         if unreachable && !self.producers[p].connected[b] {
             return self.connect_unanswered(p, b);
         }
@@ -3322,7 +3337,7 @@ impl Sim {
     /// Why broker `b` refuses a client's connection.
     fn refusal(&self, b: usize) -> &'static str {
         let br = &self.brokers[b];
-        if br.silent || (br.isolated && br.isolated_from_clients) {
+        if br.silent_to_clients() {
             "its machine does not answer"
         } else if br.alive {
             "restarted, it has not caught up with the metadata log"
