@@ -16,6 +16,7 @@ pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod toml_value;
+pub mod tracked;
 pub mod vecmap;
 
 pub use report::Report;

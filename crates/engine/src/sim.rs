@@ -951,8 +951,10 @@ pub struct Sim {
     /// on every insert and removal.
     queue: EventQueue,
     rng: ChaCha8Rng,
-    pub brokers: Vec<Broker>,
-    pub ctrl: Controller,
+    /// Every write to a broker marks it for the invariant check after the event.
+    pub brokers: crate::tracked::Tracked<Broker>,
+    /// A write marks it for the invariant check after the event, as for `brokers`.
+    pub ctrl: crate::tracked::Watched<Controller>,
     pub parts: Vec<PartInfo>,
     pub producers: Vec<Producer>,
     pub recs: crate::cowvec::CowVec<RecInfo>,
@@ -1340,8 +1342,8 @@ impl Sim {
             seq: 0,
             queue: EventQueue::default(),
             rng: ChaCha8Rng::seed_from_u64(seed),
-            brokers,
-            ctrl: Controller {
+            brokers: crate::tracked::Tracked::new(brokers),
+            ctrl: crate::tracked::Watched::new(Controller {
                 parts: ctrl_parts,
                 fenced: vec![false; nb],
                 alive: true,
@@ -1350,7 +1352,7 @@ impl Sim {
                 last_hb: vec![0; nb],
                 hb_seq: vec![0; nb],
                 inc: vec![0; nb],
-            },
+            }),
             parts,
             producers,
             recs: recs.into_iter().collect(),
@@ -1783,6 +1785,8 @@ impl Sim {
         self.handle(ev);
         self.fire_hooks();
         self.check_invariants()?;
+        self.brokers.clear_changed();
+        self.ctrl.clear_changed();
         if self.sc.until_ms.is_none() && self.quiescent() {
             self.finish("nothing left to happen");
             return Ok(false);
@@ -3231,8 +3235,9 @@ impl Sim {
         let mut changed = Vec::new();
         for p in 0..self.parts.len() {
             let pref = self.parts[p].replicas[0];
-            let st = &mut self.ctrl.parts[p];
-            if st.leader.is_some() && st.leader != Some(pref) && !self.ctrl.fenced[pref] && st.isr.contains(&pref) {
+            let ctrl = &mut *self.ctrl;
+            let st = &mut ctrl.parts[p];
+            if st.leader.is_some() && st.leader != Some(pref) && !ctrl.fenced[pref] && st.isr.contains(&pref) {
                 st.leader = Some(pref);
                 st.epoch += 1;
                 st.pepoch += 1;
@@ -4808,7 +4813,18 @@ impl Sim {
         if let Some(v) = &self.violation {
             return fail(v.clone());
         }
+        // A broker's own invariants can only break in an event that wrote to it, and those
+        // between a follower and its leader in one that wrote to either (see `Tracked`).
+        if !self.brokers.any_changed() && !self.ctrl.changed() {
+            return self.check_producers();
+        }
+        let changed = |b: usize| self.brokers.changed(b);
         for (b, br) in self.brokers.iter().enumerate() {
+            if !changed(b) {
+                // Still compared with its leader below if that one changed.
+                self.check_following(b, br, &changed)?;
+                continue;
+            }
             // LSO <= HW needs no check: `Log::lso` is a minimum that starts from the HW.
             for (p, log) in br.logs.iter() {
                 if log.hw > log.leo() {
@@ -4831,46 +4847,68 @@ impl Sim {
                     }
                 }
             }
-            for (p, fs) in br.following.iter() {
-                if !fs.caught_into_epoch || !br.alive {
-                    continue;
-                }
-                let l = fs.leader;
-                let lb = &self.brokers[l];
-                let Some(ls) = lb.leading.get(&p) else {
-                    continue;
-                };
-                if !lb.alive || ls.epoch != fs.epoch {
-                    continue;
-                }
-                // A follower that has fetched in the leader's epoch holds a prefix of its log.
-                let (fl, ll) = (&br.logs[&p], &lb.logs[&p]);
-                if fl.leo() > ll.leo() {
+            self.check_following(b, br, &changed)?;
+        }
+        self.check_leaders()?;
+        self.check_producers()
+    }
+
+    /// A follower that has fetched in its leader's epoch holds a prefix of the leader's log
+    /// (checked when either of them changed).
+    fn check_following(&self, b: usize, br: &Broker, changed: &impl Fn(usize) -> bool) -> Result<(), SimError> {
+        let fail = |m: String| Err(SimError::Invariant { at: self.now, message: m });
+        if !br.alive {
+            return Ok(());
+        }
+        for (p, fs) in br.following.iter() {
+            if !fs.caught_into_epoch {
+                continue;
+            }
+            let l = fs.leader;
+            if !changed(b) && !changed(l) {
+                continue;
+            }
+            let lb = &self.brokers[l];
+            let Some(ls) = lb.leading.get(&p) else {
+                continue;
+            };
+            if !lb.alive || ls.epoch != fs.epoch {
+                continue;
+            }
+            // A follower that has fetched in the leader's epoch holds a prefix of its log.
+            let (fl, ll) = (&br.logs[&p], &lb.logs[&p]);
+            if fl.leo() > ll.leo() {
+                return fail(format!(
+                    "{} {}: follower log end {} is past its leader {}'s {} in epoch {}",
+                    Self::bname(b),
+                    self.parts[p].name,
+                    fl.leo(),
+                    Self::bname(l),
+                    ll.leo(),
+                    ls.epoch
+                ));
+            }
+            if fl.leo() > 0 {
+                let i = fl.leo() as usize - 1;
+                let (a, c) = (&fl.entries[i], &ll.entries[i]);
+                if a.rec != c.rec || a.batch_id != c.batch_id || a.control != c.control {
                     return fail(format!(
-                        "{} {}: follower log end {} is past its leader {}'s {} in epoch {}",
+                        "{} {}: follower offset {i} differs from leader {} after catching up in epoch {}",
                         Self::bname(b),
                         self.parts[p].name,
-                        fl.leo(),
                         Self::bname(l),
-                        ll.leo(),
                         ls.epoch
                     ));
                 }
-                if fl.leo() > 0 {
-                    let i = fl.leo() as usize - 1;
-                    let (a, c) = (&fl.entries[i], &ll.entries[i]);
-                    if a.rec != c.rec || a.batch_id != c.batch_id || a.control != c.control {
-                        return fail(format!(
-                            "{} {}: follower offset {i} differs from leader {} after catching up in epoch {}",
-                            Self::bname(b),
-                            self.parts[p].name,
-                            Self::bname(l),
-                            ls.epoch
-                        ));
-                    }
-                }
             }
         }
+        Ok(())
+    }
+
+    /// At most one leader per epoch, and the controller's view is consistent (checked when
+    /// the controller or a broker changed).
+    fn check_leaders(&self) -> Result<(), SimError> {
+        let fail = |m: String| Err(SimError::Invariant { at: self.now, message: m });
         // At most one leader per epoch, and the controller's view is consistent.
         for (p, st) in self.ctrl.parts.iter().enumerate() {
             if st.isr.is_empty() {
@@ -4902,6 +4940,12 @@ impl Sim {
                 return fail(format!("{}: two leaders in epoch {}: {}", self.parts[p].name, st.epoch, names(&leaders)));
             }
         }
+        Ok(())
+    }
+
+    /// No producer has more requests in flight to a broker than it may.
+    fn check_producers(&self) -> Result<(), SimError> {
+        let fail = |m: String| Err(SimError::Invariant { at: self.now, message: m });
         for pr in &self.producers {
             for (b, &n) in pr.inflight_to.iter().enumerate() {
                 if n > pr.cfg.max_in_flight {
@@ -5376,5 +5420,66 @@ mod node_key_tests {
                 assert_eq!(a.cmp(&b), a.key().cmp(&b.key()), "{a:?} vs {b:?}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod invariant_tests {
+    use super::*;
+
+    /// A run of the benchmark workload stopped after `events` events.
+    fn sim_after(events: u64) -> Sim {
+        let sc = Scenario::parse(&crate::bench::workload(2000)).expect("the workload parses");
+        let mut sim = Sim::new(sc, false).expect("the workload starts");
+        for _ in 0..events {
+            assert!(sim.step().expect("no violation in a healthy run"));
+        }
+        sim
+    }
+
+    fn violation(sim: &mut Sim) -> String {
+        // The next event need not touch the corrupted broker: the write itself marked it.
+        match sim.step() {
+            Err(SimError::Invariant { message, .. }) => message,
+            other => panic!("expected an invariant violation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_high_watermark_above_the_log_end_is_caught() {
+        let mut sim = sim_after(3000);
+        sim.brokers[2].logs.get_mut(&1).expect("b3 holds a replica of orders-1").hw = 1_000_000;
+        assert!(violation(&mut sim).starts_with("b3 orders/1: high watermark 1000000 is above the log end offset"));
+    }
+
+    #[test]
+    fn a_follower_ahead_of_its_leader_is_caught() {
+        let mut sim = sim_after(3000);
+        // b2 follows b1 for orders-0 and has caught up in its epoch: give it an extra entry.
+        let fs = sim.brokers[1].following.get(&0).expect("b2 follows orders-0");
+        assert!(fs.caught_into_epoch && fs.leader == 0);
+        let ahead = sim.brokers[0].logs[&0].leo() - sim.brokers[1].logs[&0].leo() + 1;
+        let log = sim.brokers[1].logs.get_mut(&0).expect("b2 holds orders-0");
+        let last = log.entries.last().expect("records were written").clone();
+        for _ in 0..ahead {
+            log.entries.push(last.clone());
+        }
+        assert!(violation(&mut sim).starts_with("b2 orders/0: follower log end"));
+    }
+
+    #[test]
+    fn a_controller_that_empties_an_isr_is_caught() {
+        let mut sim = sim_after(3000);
+        sim.ctrl.parts[2].isr.clear();
+        assert_eq!(violation(&mut sim), "orders/2: the controller emptied the ISR (only ELR may do that)");
+    }
+
+    #[test]
+    fn a_second_leader_in_one_epoch_is_caught() {
+        let mut sim = sim_after(3000);
+        let ls = sim.brokers[0].leading.get(&0).expect("b1 leads orders-0").clone();
+        sim.brokers[1].following.remove(&0);
+        sim.brokers[1].leading.insert(0, ls);
+        assert_eq!(violation(&mut sim), "orders/0: two leaders in epoch 0: b1, b2");
     }
 }
