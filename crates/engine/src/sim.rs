@@ -804,7 +804,13 @@ pub struct Producer {
     setup_fails: Vec<u32>,
     /// InitProducerId is not sent again before this (after a timeout: retry.backoff.ms).
     init_not_before: Time,
+    /// When the sender thread next wakes up by itself (the earliest deadline of its batches,
+    /// requests and backoffs); a `ProducerWake` at any other time is stale and does nothing.
     wake: Option<Time>,
+    /// The times of the `ProducerWake` events queued for this instance. A later wake-up is
+    /// not queued while an earlier one is: that one queues it when it fires. (Queued at once,
+    /// each request's deadline left a stale event in the queue, a thousand at a time.)
+    wakes_queued: VecSet<Time>,
     /// A `SenderLoop` is queued for this instant (one is enough however many sends ask).
     loop_at: Option<Time>,
     paused: Vec<usize>,
@@ -841,6 +847,7 @@ impl Producer {
             setup_fails: vec![0; nb],
             init_not_before: 0,
             wake: None,
+            wakes_queued: VecSet::new(),
             loop_at: None,
             paused: Vec::new(),
             txn: None,
@@ -1048,6 +1055,8 @@ struct EventQueue {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerKind {
     Fetch,
+    /// A leader's wait for data for a parked fetch (`replica.fetch.wait.max.ms`).
+    FetchWait,
     Produce,
 }
 
@@ -1067,6 +1076,7 @@ impl Lane {
     fn event(&self, inc: u32, id: u64) -> Ev {
         match self.kind {
             TimerKind::Fetch => Ev::FetchTimeout { b: self.b, inc, part: self.part, fid: id },
+            TimerKind::FetchWait => Ev::FetchWaitExpire { b: self.b, inc, part: self.part, fid: id },
             TimerKind::Produce => Ev::ProduceExpire { b: self.b, inc, part: self.part, req: id },
         }
     }
@@ -1895,9 +1905,22 @@ impl Sim {
                 self.push(self.now + self.sc.cluster.leader_imbalance_check_interval_ms * MS, Ev::Rebalance);
             }
             Ev::ProducerWake { p, inst } => {
-                if self.producers[p].inst == inst {
-                    self.producers[p].wake = None;
-                    self.producer_poll(p);
+                let now = self.now;
+                let pr = &mut self.producers[p];
+                if pr.inst == inst {
+                    pr.wakes_queued.remove(&now);
+                    match pr.wake {
+                        Some(w) if w == now => {
+                            pr.wake = None;
+                            self.producer_poll(p);
+                        }
+                        // Its wake-up moved later since this was queued: queue that one now.
+                        Some(w) if w > now && pr.wakes_queued.first().is_none_or(|&f| f > w) => {
+                            pr.wakes_queued.insert(w);
+                            self.push(w, Ev::ProducerWake { p, inst });
+                        }
+                        _ => {}
+                    }
                 }
             }
             e @ Ev::ProduceRespond { .. } => self.produce_respond(e),
@@ -2685,12 +2708,11 @@ impl Sim {
             let data = self.fetch_data(b, p, offset);
             reply(self, Ok(data));
         } else {
-            let inc = self.brokers[b].inc;
             let wait = self.sc.cluster.replica_fetch_wait_max_ms * MS;
             if let Some(ls) = self.brokers[b].leading.get_mut(&p) {
                 ls.parked.push(Parked { from: f, fid, offset });
             }
-            self.push(self.now + wait, Ev::FetchWaitExpire { b, inc, part: p, fid });
+            self.push_timer(wait, TimerKind::FetchWait, b, p, fid);
         }
     }
 
@@ -4009,8 +4031,13 @@ impl Sim {
             let w = w.max(now + 1);
             if pr.wake.map(|x| x > w || x < now).unwrap_or(true) {
                 let inst = pr.inst;
-                self.producers[p].wake = Some(w);
-                self.push(w, Ev::ProducerWake { p, inst });
+                let pr = &mut self.producers[p];
+                pr.wake = Some(w);
+                // One wake queued at or before `w` is enough: when it fires it queues `w`.
+                if pr.wakes_queued.first().is_none_or(|&f| f > w) {
+                    pr.wakes_queued.insert(w);
+                    self.push(w, Ev::ProducerWake { p, inst });
+                }
             }
         }
         self.txn_try_end(p);
@@ -4185,6 +4212,8 @@ impl Sim {
         pr.meta_req = None;
         pr.meta_wanted = true;
         pr.wake = None;
+        // The old instance's queued wakes are ignored (another instance number).
+        pr.wakes_queued.clear();
     }
 
     /// `start-zombie`: a new instance with the same transactional.id starts (initTransactions())
@@ -4204,6 +4233,7 @@ impl Sim {
         zombie.cfg = std::rc::Rc::new(cfg);
         zombie.paused.clear();
         zombie.wake = None;
+        zombie.wakes_queued.clear();
         zombie.loop_at = None;
         let old = zombie.inst;
         self.producers.push(zombie);
@@ -5372,7 +5402,7 @@ mod queue_tests {
                 q.push(key, Ev::Heartbeat { b, inc: 0 });
                 all.push((key, format!("{:?}", Ev::Heartbeat { b, inc: 0 })));
             } else {
-                let kind = if r % 2 == 0 { TimerKind::Fetch } else { TimerKind::Produce };
+                let kind = [TimerKind::Fetch, TimerKind::FetchWait, TimerKind::Produce][((r >> 24) % 3) as usize];
                 q.push_timer(key, (kind, b, part, len), 1, seq);
                 let lane = Lane { kind, b, part, in_heap: false, rest: Default::default() };
                 all.push((key, format!("{:?}", lane.event(1, seq))));
