@@ -73,18 +73,16 @@ fn run_bench(n: u64) {
     let perf = web_sys::window().and_then(|w| w.performance());
     let now = || perf.as_ref().map(|p| p.now()).unwrap_or(0.0);
     // The same two workloads as `kafka-lab bench`: the standard one and read-process-write.
-    let line = [
-        ("", n, klab::bench::workload(n), true),
-        ("without why-chains (as the lab replays), ", n, klab::bench::workload(n), false),
-        ("read-process-write ", n / 10, klab::bench::workload_rpw(n / 10), true),
-    ]
-    .iter()
-    .map(|(label, recs, text, explain)| match klab::bench::measure(text, *explain, now, |t0| (now() - t0) / 1000.0) {
-        Ok(m) => format!("wasm: {label}{recs} records, {}", m.summary()),
-        Err(e) => format!("wasm bench failed: {e}"),
-    })
-    .collect::<Vec<_>>()
-    .join("\n");
+    let line = klab::bench::standard_runs(n)
+        .iter()
+        .map(|(label, recs, text, explain)| {
+            match klab::bench::measure(text, *explain, klab::bench::REPEATS, now, |t0| (now() - t0) / 1000.0) {
+                Ok(m) => format!("wasm: {label}{recs} records, {}", m.summary()),
+                Err(e) => format!("wasm bench failed: {e}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     if let Ok(el) = doc.create_element("pre") {
         el.set_id("bench");
         el.set_text_content(Some(&line));

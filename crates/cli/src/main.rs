@@ -82,13 +82,9 @@ fn main() -> ExitCode {
         }
         Some("bench") => {
             let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
-            let runs = [
-                ("", n, klab::bench::workload(n), true),
-                ("without why-chains (as the lab replays), ", n, klab::bench::workload(n), false),
-                ("read-process-write ", n / 10, klab::bench::workload_rpw(n / 10), true),
-            ];
+            let runs = klab::bench::standard_runs(n);
             for (label, recs, text, explain) in runs {
-                match klab::bench::measure(&text, explain, std::time::Instant::now, |a| a.elapsed().as_secs_f64()) {
+                match klab::bench::measure(&text, explain, klab::bench::REPEATS, std::time::Instant::now, |a| a.elapsed().as_secs_f64()) {
                     Ok(m) => {
                         say!("native: {label}{recs} records, {}", m.summary());
                     }

@@ -810,7 +810,7 @@ pub struct Producer {
     /// The times of the `ProducerWake` events queued for this instance. A later wake-up is
     /// not queued while an earlier one is: that one queues it when it fires. (Queued at once,
     /// each request's deadline left a stale event in the queue, a thousand at a time.)
-    wakes_queued: VecSet<Time>,
+    wakes_queued: Vec<Time>,
     /// A `SenderLoop` is queued for this instant (one is enough however many sends ask).
     loop_at: Option<Time>,
     paused: Vec<usize>,
@@ -847,7 +847,7 @@ impl Producer {
             setup_fails: vec![0; nb],
             init_not_before: 0,
             wake: None,
-            wakes_queued: VecSet::new(),
+            wakes_queued: Vec::new(),
             loop_at: None,
             paused: Vec::new(),
             txn: None,
@@ -1908,15 +1908,15 @@ impl Sim {
                 let now = self.now;
                 let pr = &mut self.producers[p];
                 if pr.inst == inst {
-                    pr.wakes_queued.remove(&now);
+                    pr.wakes_queued.retain(|&t| t != now);
                     match pr.wake {
                         Some(w) if w == now => {
                             pr.wake = None;
                             self.producer_poll(p);
                         }
                         // Its wake-up moved later since this was queued: queue that one now.
-                        Some(w) if w > now && pr.wakes_queued.first().is_none_or(|&f| f > w) => {
-                            pr.wakes_queued.insert(w);
+                        Some(w) if w > now && pr.wakes_queued.iter().all(|&f| f > w) => {
+                            pr.wakes_queued.push(w);
                             self.push(w, Ev::ProducerWake { p, inst });
                         }
                         _ => {}
@@ -4034,8 +4034,8 @@ impl Sim {
                 let pr = &mut self.producers[p];
                 pr.wake = Some(w);
                 // One wake queued at or before `w` is enough: when it fires it queues `w`.
-                if pr.wakes_queued.first().is_none_or(|&f| f > w) {
-                    pr.wakes_queued.insert(w);
+                if pr.wakes_queued.iter().all(|&f| f > w) {
+                    pr.wakes_queued.push(w);
                     self.push(w, Ev::ProducerWake { p, inst });
                 }
             }
@@ -4843,20 +4843,14 @@ impl Sim {
         if let Some(v) = &self.violation {
             return fail(v.clone());
         }
-        // A broker's own invariants can only break in an event that wrote to it, and those
-        // between a follower and its leader in one that wrote to either (see `Tracked`).
-        if !self.brokers.any_changed() && !self.ctrl.changed() {
-            return self.check_producers();
-        }
+        // A broker's own invariants can only break in an event that wrote to it, those
+        // between a follower and its leader in one that wrote to either, and the controller's
+        // in one that wrote to it or to a broker (see `tracked`).
         let changed = |b: usize| self.brokers.changed(b);
-        for (b, br) in self.brokers.iter().enumerate() {
-            if !changed(b) {
-                // Still compared with its leader below if that one changed.
-                self.check_following(b, br, &changed)?;
-                continue;
-            }
+        let brokers_changed = self.brokers.any_changed();
+        for (b, br) in self.brokers.iter().enumerate().filter(|_| brokers_changed) {
             // LSO <= HW needs no check: `Log::lso` is a minimum that starts from the HW.
-            for (p, log) in br.logs.iter() {
+            for (p, log) in br.logs.iter().filter(|_| changed(b)) {
                 if log.hw > log.leo() {
                     return fail(format!(
                         "{} {}: high watermark {} is above the log end offset {}",
@@ -4877,70 +4871,51 @@ impl Sim {
                     }
                 }
             }
-            self.check_following(b, br, &changed)?;
-        }
-        self.check_leaders()?;
-        self.check_producers()
-    }
-
-    /// A follower that has fetched in its leader's epoch holds a prefix of the leader's log
-    /// (checked when either of them changed).
-    fn check_following(&self, b: usize, br: &Broker, changed: &impl Fn(usize) -> bool) -> Result<(), SimError> {
-        let fail = |m: String| Err(SimError::Invariant { at: self.now, message: m });
-        if !br.alive {
-            return Ok(());
-        }
-        for (p, fs) in br.following.iter() {
-            if !fs.caught_into_epoch {
-                continue;
-            }
-            let l = fs.leader;
-            if !changed(b) && !changed(l) {
-                continue;
-            }
-            let lb = &self.brokers[l];
-            let Some(ls) = lb.leading.get(&p) else {
-                continue;
-            };
-            if !lb.alive || ls.epoch != fs.epoch {
-                continue;
-            }
-            // A follower that has fetched in the leader's epoch holds a prefix of its log.
-            let (fl, ll) = (&br.logs[&p], &lb.logs[&p]);
-            if fl.leo() > ll.leo() {
-                return fail(format!(
-                    "{} {}: follower log end {} is past its leader {}'s {} in epoch {}",
-                    Self::bname(b),
-                    self.parts[p].name,
-                    fl.leo(),
-                    Self::bname(l),
-                    ll.leo(),
-                    ls.epoch
-                ));
-            }
-            if fl.leo() > 0 {
-                let i = fl.leo() as usize - 1;
-                let (a, c) = (&fl.entries[i], &ll.entries[i]);
-                if a.rec != c.rec || a.batch_id != c.batch_id || a.control != c.control {
+            for (p, fs) in br.following.iter() {
+                if !fs.caught_into_epoch || !br.alive {
+                    continue;
+                }
+                let l = fs.leader;
+                if !changed(b) && !changed(l) {
+                    continue;
+                }
+                let lb = &self.brokers[l];
+                let Some(ls) = lb.leading.get(&p) else {
+                    continue;
+                };
+                if !lb.alive || ls.epoch != fs.epoch {
+                    continue;
+                }
+                // A follower that has fetched in the leader's epoch holds a prefix of its log.
+                let (fl, ll) = (&br.logs[&p], &lb.logs[&p]);
+                if fl.leo() > ll.leo() {
                     return fail(format!(
-                        "{} {}: follower offset {i} differs from leader {} after catching up in epoch {}",
+                        "{} {}: follower log end {} is past its leader {}'s {} in epoch {}",
                         Self::bname(b),
                         self.parts[p].name,
+                        fl.leo(),
                         Self::bname(l),
+                        ll.leo(),
                         ls.epoch
                     ));
                 }
+                if fl.leo() > 0 {
+                    let i = fl.leo() as usize - 1;
+                    let (a, c) = (&fl.entries[i], &ll.entries[i]);
+                    if a.rec != c.rec || a.batch_id != c.batch_id || a.control != c.control {
+                        return fail(format!(
+                            "{} {}: follower offset {i} differs from leader {} after catching up in epoch {}",
+                            Self::bname(b),
+                            self.parts[p].name,
+                            Self::bname(l),
+                            ls.epoch
+                        ));
+                    }
+                }
             }
         }
-        Ok(())
-    }
-
-    /// At most one leader per epoch, and the controller's view is consistent (checked when
-    /// the controller or a broker changed).
-    fn check_leaders(&self) -> Result<(), SimError> {
-        let fail = |m: String| Err(SimError::Invariant { at: self.now, message: m });
         // At most one leader per epoch, and the controller's view is consistent.
-        for (p, st) in self.ctrl.parts.iter().enumerate() {
+        for (p, st) in self.ctrl.parts.iter().enumerate().filter(|_| brokers_changed || self.ctrl.changed()) {
             if st.isr.is_empty() {
                 return fail(format!("{}: the controller emptied the ISR (only ELR may do that)", self.parts[p].name));
             }
@@ -4970,12 +4945,6 @@ impl Sim {
                 return fail(format!("{}: two leaders in epoch {}: {}", self.parts[p].name, st.epoch, names(&leaders)));
             }
         }
-        Ok(())
-    }
-
-    /// No producer has more requests in flight to a broker than it may.
-    fn check_producers(&self) -> Result<(), SimError> {
-        let fail = |m: String| Err(SimError::Invariant { at: self.now, message: m });
         for pr in &self.producers {
             for (b, &n) in pr.inflight_to.iter().enumerate() {
                 if n > pr.cfg.max_in_flight {
