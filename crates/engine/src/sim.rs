@@ -1099,15 +1099,41 @@ impl PartialEq for Queued {
     }
 }
 impl Eq for Queued {}
+impl Queued {
+    /// The key as one number, (time, sequence) in that order: compared without a branch, so
+    /// the heap's sifting does not stall on mispredicted comparisons of the time and then the
+    /// sequence number (that was a tenth of the run).
+    #[inline]
+    fn rank(&self) -> u128 {
+        ((self.key.0 as u128) << 64) | self.key.1 as u128
+    }
+}
+// Reversed: the heap's greatest is the earliest event. `BinaryHeap` compares with `<=` and
+// `<`, which are written out so that they stay single comparisons of the rank.
 impl PartialOrd for Queued {
     fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(o))
     }
+    #[inline]
+    fn lt(&self, o: &Self) -> bool {
+        o.rank() < self.rank()
+    }
+    #[inline]
+    fn le(&self, o: &Self) -> bool {
+        o.rank() <= self.rank()
+    }
+    #[inline]
+    fn gt(&self, o: &Self) -> bool {
+        o.rank() > self.rank()
+    }
+    #[inline]
+    fn ge(&self, o: &Self) -> bool {
+        o.rank() >= self.rank()
+    }
 }
 impl Ord for Queued {
-    /// Reversed: the heap's greatest is the earliest event.
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        o.key.cmp(&self.key)
+        o.rank().cmp(&self.rank())
     }
 }
 
