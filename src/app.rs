@@ -1171,7 +1171,7 @@ impl App {
                         { for sim.txn_ids.iter().map(|(id, m)| {
                             let on = sim.coordinator_of(id).map(|b| klab::sim::Sim::bname(b).to_string()).unwrap_or_else(|| "no live broker".into());
                             let groups = m.groups.iter().map(|&g| format!("offsets of {}", sim.groups[g].name));
-                            let parts = m.parts.iter().map(|&p| sim.parts[p].name.clone()).chain(groups).collect::<Vec<_>>().join(", ");
+                            let parts = m.parts.iter().map(|&p| sim.parts[p].name.to_string()).chain(groups).collect::<Vec<_>>().join(", ");
                             html!{
                                 <span class="chip">{ format!("{id} (coordinator on {on}, __transaction_state-{}): pid {} · epoch {} · {} · {}", sim.txn_log_partition(id), m.pid, m.epoch, m.state.name(), if parts.is_empty() { "no partitions".to_string() } else { parts }) }</span>
                             }

@@ -611,7 +611,8 @@ impl Controller {
 pub struct PartInfo {
     pub topic: usize,
     pub index: u32,
-    pub name: String,
+    /// Shared: hot paths copy it for their trace lines, and a copy of an `Rc` allocates nothing.
+    pub name: std::rc::Rc<str>,
     pub replicas: Vec<usize>,
     pub min_isr: u32,
     pub unclean: bool,
@@ -1027,6 +1028,8 @@ pub struct Sim {
     /// An invariant broken inside an event (an illegal transaction state transition, a second
     /// leader of one epoch), reported by `check_invariants` once the event is done.
     violation: Option<String>,
+    /// A buffer `complete_delayed_produces` reuses (empty between events).
+    ready_buf: Vec<Delayed>,
 }
 
 /// The simulation's events ordered by (time, sequence): a binary heap, which pushes and pops
@@ -1278,7 +1281,7 @@ impl Sim {
                 parts.push(PartInfo {
                     topic: ti,
                     index: p,
-                    name: format!("{}/{}", t.name, p),
+                    name: format!("{}/{}", t.name, p).into(),
                     replicas,
                     min_isr: t.min_insync_replicas,
                     unclean: t.unclean_leader_election,
@@ -1307,7 +1310,7 @@ impl Sim {
             parts.push(PartInfo {
                 topic: sc.topics.len(),
                 index: tp,
-                name: format!("__transaction_state-{tp}"),
+                name: format!("__transaction_state-{tp}").into(),
                 min_isr: sc.cluster.transaction_state_log_min_isr.min(rf as u32),
                 replicas,
                 unclean: false,
@@ -1422,6 +1425,7 @@ impl Sim {
             txn_log,
             txn_log_recs: Vec::new(),
             violation: None,
+            ready_buf: Vec::new(),
             redirect: VecMap::new(),
             work: 0,
             coordinator_waiting: VecSet::new(),
@@ -2563,11 +2567,10 @@ impl Sim {
     /// answer NOT_ENOUGH_REPLICAS_AFTER_APPEND (3.7+ never gets here: the HW waits).
     fn isr_after_append(&self, b: usize, p: usize) -> (usize, usize) {
         let ls = &self.brokers[b].leading[&p];
-        let mut maximal: VecSet<usize> = ls.isr.iter().copied().collect();
-        if let Some((pend, _)) = &ls.pending_isr {
-            maximal.extend(pend.iter().copied());
-        }
-        (maximal.len(), self.eff_min_isr(p))
+        // The maximal ISR: the ISR and the members of a pending change, counted without
+        // building the set (this runs for every append).
+        let pending = ls.pending_isr.as_ref().map(|(pend, _)| pend.iter().filter(|r| !ls.isr.contains(r)).count()).unwrap_or(0);
+        (ls.isr.len() + pending, self.eff_min_isr(p))
     }
 
     fn expire_delayed(&mut self, b: usize, p: usize, req: u64) {
@@ -2634,10 +2637,11 @@ impl Sim {
         if new > old {
             self.brokers[b].logs.get_mut(&p).expect("log").hw = new;
             tr!(self, "{} {} high watermark {} -> {}", Self::bname(b), self.parts[p].name, old, new);
-            let recs: Vec<RecId> = self.brokers[b].logs[&p].entries.range(old as usize, new as usize).filter_map(|e| e.rec).collect();
-            for r in recs {
-                if self.explain {
-                    self.why_step(r, WhyStep::HighWatermark { at: self.now, broker: b as u32 });
+            if self.explain {
+                for i in old as usize..new as usize {
+                    if let Some(r) = self.brokers[b].logs[&p].entries[i].rec {
+                        self.why_step(r, WhyStep::HighWatermark { at: self.now, broker: b as u32 });
+                    }
                 }
             }
             self.complete_delayed_produces(b, p);
@@ -2670,14 +2674,23 @@ impl Sim {
         let Some(ls) = self.brokers[b].leading.get_mut(&p) else {
             return;
         };
-        let (ready, keep): (Vec<Delayed>, Vec<Delayed>) = ls.delayed.drain(..).partition(|d| hw >= d.required);
-        ls.delayed = keep;
-        for d in ready {
+        // Into a buffer kept for the next call: this runs each time a high watermark moves.
+        let mut ready = std::mem::take(&mut self.ready_buf);
+        let mut i = 0;
+        while i < ls.delayed.len() {
+            if hw >= ls.delayed[i].required {
+                ready.push(ls.delayed.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        for d in ready.drain(..) {
             match d.marker {
                 Some((txn, commit)) => self.complete_marker(b, p, d.to, txn, commit, d.drop_reply, d.delay_reply),
                 None => self.complete_produce(b, p, d.to, d.req, d.base, &d.recs, d.drop_reply, d.delay_reply),
             }
         }
+        self.ready_buf = ready;
         if self.parts[p].internal.is_some() {
             self.txn_writes_durable(b, p);
         }
@@ -2758,15 +2771,21 @@ impl Sim {
     /// `replica.fetch.wait.max.ms` expired (with whatever there is, possibly nothing).
     fn answer_parked(&mut self, b: usize, p: usize, only: Option<u64>) {
         let leo = self.brokers[b].logs[&p].leo();
-        let Some(ls) = self.brokers[b].leading.get_mut(&p) else {
-            return;
-        };
-        let (go, keep): (Vec<Parked>, Vec<Parked>) = ls.parked.drain(..).partition(|pk| match only {
+        let answered = |pk: &Parked| match only {
             Some(fid) => pk.fid == fid,
             None => pk.offset < leo,
-        });
-        ls.parked = keep;
-        for pk in go {
+        };
+        // One at a time, in the order they were parked: a leader parks a fetch or two per
+        // partition, and this runs after every append, so it allocates nothing.
+        loop {
+            // Read (not written) first: a leader with nothing to answer stays unmarked for the
+            // invariant check.
+            let Some(i) = self.brokers[b].leading.get(&p).and_then(|ls| ls.parked.iter().position(answered)) else {
+                return;
+            };
+            let Some(pk) = self.brokers[b].leading.get_mut(&p).map(|ls| ls.parked.remove(i)) else {
+                return;
+            };
             let data = self.fetch_data(b, p, pk.offset);
             self.send(Node::Broker(b), Node::Broker(pk.from), Body::FetchResp { part: p, fid: pk.fid, res: Ok(data) });
         }
@@ -2865,15 +2884,15 @@ impl Sim {
                 e.append_time = now;
             }
             log.append(&entries);
-            let recs: Vec<RecId> = entries.iter().filter_map(|e| e.rec).collect();
             tr!(
                 self,
                 "{bn} (follower {pname}) replicated offsets {}..{} {}",
                 base,
                 base + entries.len() as u64 - 1,
-                rec_list(&self.recs, &recs)
+                rec_list(&self.recs, &entries.iter().filter_map(|e| e.rec).collect::<Vec<_>>())
             );
-            for (i, &r) in recs.iter().enumerate() {
+            // Each record at its own offset (a marker among the entries has one too).
+            for (i, r) in entries.iter().enumerate().filter_map(|(i, e)| Some((i, e.rec?))) {
                 if self.explain {
                     self.why_step(r, WhyStep::Replicated { at: self.now, broker: b as u32, offset: base + i as u64 });
                 }
@@ -4142,13 +4161,12 @@ impl Sim {
         let key =
             self.send(Node::Producer(p, inst), Node::Broker(leader), Body::Produce { req, part, batch: entries, bytes, acks, timeout });
         let name = &cfg.name;
-        let seqtxt = seq.map(|s| format!(" pid {pid} epoch {bepoch} seq {s}")).unwrap_or_default();
         tr!(
             self,
             "{name}: produce request to {} for {}{}{}",
             Self::bname(leader),
             rec_list(&self.recs, &recs),
-            seqtxt,
+            seq.map(|s| format!(" pid {pid} epoch {bepoch} seq {s}")).unwrap_or_default(),
             if attempt > 0 { format!(" (retry {attempt})") } else { String::new() }
         );
         for &r in &recs {
