@@ -1037,7 +1037,8 @@ pub struct Sim {
 /// numbers are unique, so the order is total and every run pops in the same order. Finding
 /// one event by its key (a wire fault acting on a message in flight) is rare and linear.
 ///
-/// Timeouts (a follower's fetch, a produce request waiting in purgatory) are armed once per
+/// Timeouts (a follower's fetch, a leader's wait for data for a parked fetch, a produce
+/// request waiting in purgatory) are armed once per
 /// request and are almost always stale when they fire: a long run holds thousands of them.
 /// They wait in lanes instead, one per (kind, broker, partition, timeout), where each new
 /// one is later than the last (same timeout, later start): only the head of a lane is in
