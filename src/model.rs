@@ -42,15 +42,18 @@ pub struct Run {
     every: u64,
 }
 
-/// A snapshot without the (large) trace and why-chain text, which the finished run already
+/// A snapshot without the (large) trace and why-chains, which the finished run already
 /// holds: the UI shows a record's why-chain from the final report, cut at the moment shown.
 /// Logs and records are shared with the live simulation until it writes to them (`CowVec`).
 fn snapshot(sim: &mut Sim) -> Sim {
     let t = sim.trace.take();
     let at = std::mem::take(&mut sim.trace_at);
     let why_text = std::mem::take(&mut sim.why_text);
+    let mut why_steps = Vec::new();
+    sim.swap_why_steps(&mut why_steps);
     let mut c = sim.clone();
     sim.why_text = why_text;
+    sim.swap_why_steps(&mut why_steps);
     // Replays from a checkpoint need no why-chains either: formatting them is half the work.
     c.explain = false;
     sim.trace = t;

@@ -22,6 +22,8 @@ pub const MS: Time = 1000;
 const FETCH_MAX_ENTRIES: usize = 10_000;
 /// Why-chains keep this many lines per record (the first ones and the last ones).
 pub const WHY_MAX: usize = 48;
+/// The end of a record's list of why-chain steps (`Sim::why_steps`).
+const NO_STEP: u32 = u32::MAX;
 /// Voters of the KRaft controller quorum (dedicated controllers, as in production).
 pub const CONTROLLER_VOTERS: u8 = 3;
 /// How long the remaining voters take to elect a new active controller once the active one
@@ -703,8 +705,11 @@ pub struct RecInfo {
     pub status: RecStatus,
     /// The instance that last had it in its buffer, for "no-answer" after a crash.
     pub instance: u32,
-    /// Its why-chain, step by step (see `Sim::why_lines`).
-    pub why: Vec<WhyStep>,
+    /// Its why-chain, step by step: a list linked through `Sim::why_steps` (see
+    /// `Sim::why_lines`), from its first step to its last, `why_len` steps long.
+    why_head: u32,
+    why_tail: u32,
+    pub why_len: u32,
     pub why_dropped: usize,
     /// Its transaction ended in an abort (the application aborted, or it was fenced).
     pub txn_aborted: bool,
@@ -724,7 +729,9 @@ impl RecInfo {
             send_order: None,
             status: RecStatus::NotSent,
             instance: 0,
-            why: Vec::new(),
+            why_head: NO_STEP,
+            why_tail: NO_STEP,
+            why_len: 0,
             why_dropped: 0,
             txn_aborted: false,
             output_of,
@@ -966,6 +973,11 @@ pub struct Sim {
     pub parts: Vec<PartInfo>,
     pub producers: Vec<Producer>,
     pub recs: crate::cowvec::CowVec<RecInfo>,
+    /// The steps of every record's why-chain, in the order they happened, each with the index
+    /// of its record's next step (`NO_STEP` for the last). One vector written at its end
+    /// instead of a vector per record: no allocation per record. Like `why_text`, a
+    /// checkpoint of the lab leaves it out (`take_why_steps`): it replays without why-chains.
+    why_steps: Vec<(WhyStep, u32)>,
     tables: Vec<TableRun>,
     fault_fired: Vec<bool>,
     pub errors: Vec<ClientError>,
@@ -1396,6 +1408,7 @@ impl Sim {
             parts,
             producers,
             recs: recs.into_iter().collect(),
+            why_steps: Default::default(),
             tables: sc_sends_producers.iter().map(|&producer| TableRun { next: 0, done: false, producer }).collect(),
             fault_fired: vec![false; nf],
             errors: Vec::new(),
@@ -1548,18 +1561,47 @@ impl Sim {
 
     /// Adds a step to a record's why-chain (callers check `explain` first).
     fn why_step(&mut self, rec: RecId, step: WhyStep) {
+        let at = self.why_steps.len() as u32;
+        self.why_steps.push((step, NO_STEP));
         let r = &mut self.recs[rec as usize];
-        if r.why.len() >= WHY_MAX {
-            // Keep the beginning (how it got there) and a sliding end (how it ended).
-            r.why.remove(WHY_MAX / 2);
+        match self.why_steps.get_mut(r.why_tail as usize).filter(|_| r.why_len > 0) {
+            Some(tail) => tail.1 = at,
+            // Its first step; or a copy of the simulation that was made without the steps
+            // (a checkpoint) was asked to explain again: the chain starts afresh.
+            None => {
+                r.why_head = at;
+                r.why_len = 0;
+            }
+        }
+        r.why_tail = at;
+        r.why_len += 1;
+        if r.why_len as usize > WHY_MAX {
+            // Keep the beginning (how it got there) and a sliding end (how it ended): unlink
+            // the step in the middle.
+            let mut before = r.why_head;
+            for _ in 1..WHY_MAX / 2 {
+                before = self.why_steps[before as usize].1;
+            }
+            let gone = self.why_steps[before as usize].1;
+            self.why_steps[before as usize].1 = self.why_steps[gone as usize].1;
+            r.why_len -= 1;
             r.why_dropped += 1;
         }
-        if r.why.capacity() == 0 {
-            // A record's usual chain is seven steps (send, request, append, response,
-            // replication, high watermark, ack): one allocation, not a first one and a regrowth.
-            r.why.reserve_exact(8);
-        }
-        r.why.push(step);
+    }
+
+    /// Takes the why-chain steps out (for a copy that needs none) or puts them back.
+    pub fn swap_why_steps(&mut self, steps: &mut Vec<(WhyStep, u32)>) {
+        std::mem::swap(&mut self.why_steps, steps);
+    }
+
+    /// A record's why-chain steps, first to last.
+    fn why_chain_steps<'a>(&'a self, r: &RecInfo) -> impl Iterator<Item = &'a WhyStep> + 'a {
+        let mut at = if r.why_len == 0 { NO_STEP } else { r.why_head };
+        std::iter::from_fn(move || {
+            let (step, next) = self.why_steps.get(at as usize)?;
+            at = *next;
+            Some(step)
+        })
     }
 
     /// A record's why-chain as text, with a line that says how many steps were left out of
@@ -1575,7 +1617,7 @@ impl Sim {
     /// A record's why-chain, line by line ("t=12.345ms b1 (leader, epoch 0) appended it ...").
     pub fn why_lines<'a>(&'a self, r: &'a RecInfo) -> impl Iterator<Item = std::borrow::Cow<'a, str>> + 'a {
         use std::borrow::Cow;
-        r.why.iter().filter_map(move |step| {
+        self.why_chain_steps(r).filter_map(move |step| {
             let line = match *step {
                 // A checkpoint's copy of the simulation has the ranges but not the text (the
                 // lab keeps the text once, in the finished run): its lines are simply absent.

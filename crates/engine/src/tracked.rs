@@ -13,8 +13,8 @@ use std::ops::{Deref, DerefMut, Index, IndexMut};
 #[derive(Clone, Debug)]
 pub struct Tracked<T> {
     v: Vec<T>,
-    /// Bit `i`: element `i` was borrowed mutably (the lab has at most 9 brokers; an index of
-    /// 64 or more marks bit 63, which then stands for "some element at 63 or above").
+    /// Bit `i % 64`: element `i` was borrowed mutably (the lab has at most 9 brokers; with 64
+    /// or more elements a bit stands for every element whose index has its remainder).
     changed: u64,
 }
 
@@ -25,7 +25,7 @@ impl<T> Tracked<T> {
     }
     #[inline]
     fn bit(i: usize) -> u64 {
-        1 << i.min(63)
+        1 << (i % 64)
     }
     /// Whether element `i` may have changed since the last `clear_changed`.
     #[inline]
