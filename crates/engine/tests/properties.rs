@@ -179,6 +179,11 @@ proptest! {
     #[test]
     fn random_runs_keep_every_invariant(c in any_case()) {
         let text = to_toml(&c);
+        // `scripts/compare-engines.sh` runs the cases again through another commit's runner.
+        if let Ok(dir) = std::env::var("KLAB_DUMP_DIR") {
+            let n = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+            std::fs::write(format!("{dir}/case-{n:05}.toml"), &text).expect("KLAB_DUMP_DIR is writable");
+        }
         match klab::run_bounded(&text, false, 3_000_000) {
             Ok((sim, report)) => {
                 prop_assert!(sim.stop_reason != "stopped at the event limit", "livelock: {text}");
