@@ -976,7 +976,7 @@ pub struct Sim {
     /// The steps of every record's why-chain, in the order they happened, each with the index
     /// of its record's next step (`NO_STEP` for the last). One vector written at its end
     /// instead of a vector per record: no allocation per record. Like `why_text`, a
-    /// checkpoint of the lab leaves it out (`take_why_steps`): it replays without why-chains.
+    /// checkpoint of the lab leaves it out (`swap_why_steps`): it replays without why-chains.
     why_steps: Vec<(WhyStep, u32)>,
     tables: Vec<TableRun>,
     fault_fired: Vec<bool>,
