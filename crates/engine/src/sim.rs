@@ -1115,41 +1115,15 @@ impl PartialEq for Queued {
     }
 }
 impl Eq for Queued {}
-impl Queued {
-    /// The key as one number, (time, sequence) in that order: compared without a branch, so
-    /// the heap's sifting does not stall on mispredicted comparisons of the time and then the
-    /// sequence number (that was a tenth of the run).
-    #[inline]
-    fn rank(&self) -> u128 {
-        ((self.key.0 as u128) << 64) | self.key.1 as u128
-    }
-}
-// Reversed: the heap's greatest is the earliest event. `BinaryHeap` compares with `<=` and
-// `<`, which are written out so that they stay single comparisons of the rank.
 impl PartialOrd for Queued {
     fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(o))
     }
-    #[inline]
-    fn lt(&self, o: &Self) -> bool {
-        o.rank() < self.rank()
-    }
-    #[inline]
-    fn le(&self, o: &Self) -> bool {
-        o.rank() <= self.rank()
-    }
-    #[inline]
-    fn gt(&self, o: &Self) -> bool {
-        o.rank() > self.rank()
-    }
-    #[inline]
-    fn ge(&self, o: &Self) -> bool {
-        o.rank() >= self.rank()
-    }
 }
 impl Ord for Queued {
+    /// Reversed: the heap's greatest is the earliest event.
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        o.rank().cmp(&self.rank())
+        o.key.cmp(&self.key)
     }
 }
 
@@ -4723,8 +4697,18 @@ impl Sim {
                     self.controller_fault(Action::Heal, said);
                 }
                 for b in targets {
+                    // A KRaft broker fetches the metadata log: once reconnected, it catches up
+                    // with what was decided while it was cut off (an election that made it a
+                    // leader, an ISR change) at its next fetch, as when the controller's own
+                    // cut is mended.
+                    let was_cut = self.brokers[b].isolated;
                     self.brokers[b].isolated = false;
                     self.brokers[b].isolated_from_clients = false;
+                    if was_cut && self.ctrl.alive {
+                        // (Sent to every broker: the others already hold it, and the lab's
+                        // download has no room for a second way to send it.)
+                        self.ctrl_publish_all();
+                    }
                     // Fetches that went nowhere are retried at once.
                     let parts: Vec<usize> = self.brokers[b].following.keys().collect();
                     for p in parts {
