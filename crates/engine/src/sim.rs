@@ -4692,23 +4692,25 @@ impl Sim {
                 };
                 tr!(self, "{said}: {} reconnected", names(&targets));
                 self.faults_log.push((self.now, said.clone()));
-                // `heal` without a target mends every cut, the controller's too.
+                // A KRaft broker fetches the metadata log: once reconnected, it catches up with
+                // what was decided while it was cut off (an election that made it a leader, an
+                // ISR change) at its next fetch. One publication serves every broker healed
+                // here, sent once they are all reconnected.
+                let mut brokers_cut = false;
+                for &b in &targets {
+                    let br = &mut self.brokers[b];
+                    brokers_cut |= br.isolated;
+                    br.isolated = false;
+                    br.isolated_from_clients = false;
+                }
+                // `heal` without a target mends every cut, the controller's too, whose mending
+                // publishes the metadata to every broker itself.
                 if f.target.is_none() && self.ctrl.isolated {
                     self.controller_fault(Action::Heal, said);
+                } else if brokers_cut && self.ctrl.alive {
+                    self.ctrl_publish_all();
                 }
                 for b in targets {
-                    // A KRaft broker fetches the metadata log: once reconnected, it catches up
-                    // with what was decided while it was cut off (an election that made it a
-                    // leader, an ISR change) at its next fetch, as when the controller's own
-                    // cut is mended.
-                    let was_cut = self.brokers[b].isolated;
-                    self.brokers[b].isolated = false;
-                    self.brokers[b].isolated_from_clients = false;
-                    if was_cut && self.ctrl.alive {
-                        // (Sent to every broker: the others already hold it, and the lab's
-                        // download has no room for a second way to send it.)
-                        self.ctrl_publish_all();
-                    }
                     // Fetches that went nowhere are retried at once.
                     let parts: Vec<usize> = self.brokers[b].following.keys().collect();
                     for p in parts {
