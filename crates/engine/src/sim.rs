@@ -1962,10 +1962,7 @@ impl Sim {
                             self.producer_poll(p);
                         }
                         // Its wake-up moved later since this was queued: queue that one now.
-                        Some(w) if w > now && pr.wakes_queued.iter().all(|&f| f > w) => {
-                            pr.wakes_queued.push(w);
-                            self.push(w, Ev::ProducerWake { p, inst });
-                        }
+                        Some(w) if w > now => self.queue_wake(p, inst, w),
                         _ => {}
                     }
                 }
@@ -4093,13 +4090,8 @@ impl Sim {
             let w = w.max(now + 1);
             if pr.wake.map(|x| x > w || x < now).unwrap_or(true) {
                 let inst = pr.inst;
-                let pr = &mut self.producers[p];
-                pr.wake = Some(w);
-                // One wake queued at or before `w` is enough: when it fires it queues `w`.
-                if pr.wakes_queued.iter().all(|&f| f > w) {
-                    pr.wakes_queued.push(w);
-                    self.push(w, Ev::ProducerWake { p, inst });
-                }
+                self.producers[p].wake = Some(w);
+                self.queue_wake(p, inst, w);
             }
         }
         self.txn_try_end(p);
@@ -4109,6 +4101,16 @@ impl Sim {
             self.producers[p].alive = false;
             self.producers[p].closed = true;
             tr!(self, "{name}: closed");
+        }
+    }
+
+    /// Queues a `ProducerWake` at `w` unless one at or before it is queued already: that one
+    /// queues `w` when it fires.
+    fn queue_wake(&mut self, p: usize, inst: u32, w: Time) {
+        let pr = &mut self.producers[p];
+        if pr.wakes_queued.iter().all(|&f| f > w) {
+            pr.wakes_queued.push(w);
+            self.push(w, Ev::ProducerWake { p, inst });
         }
     }
 
